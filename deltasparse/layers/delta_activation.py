@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+import keras
+
+class DeltaActivation(keras.layers.Layer):
+    pass

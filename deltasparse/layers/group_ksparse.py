@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+import keras
+
+class GroupKSparse(keras.layers.Layer):
+    pass

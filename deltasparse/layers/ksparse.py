@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+import keras
+
+class KSparse(keras.layers.Layer):
+    pass
