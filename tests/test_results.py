@@ -1,0 +1,70 @@
+import csv
+
+import pytest
+
+from deltasparse import results
+from deltasparse.experiment import sacred_utils
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    ex = sacred_utils.make_experiment("toy", root=str(root))
+
+    @ex.config
+    def config():
+        _algo = {"mode": "wtacnn", "lr": 1e-4}  # noqa: F841
+        seed = 1  # noqa: F841
+
+    @ex.main
+    def main(_algo, _run):
+        for epoch in range(3):
+            _run.log_scalar("pretrain.loss", 1.0 / (epoch + 1), epoch)
+        _run.info["result_table"] = [
+            {"num_labeled": 10, "stage": "stacked", "test_acc": 0.5},
+            {"num_labeled": 10, "stage": "endtoend", "test_acc": 0.6},
+        ]
+        return [[0.1, 0.2]]
+
+    ex.run(config_updates={"_algo": {"mode": "wtacnn"}})
+    ex.run(config_updates={"_algo": {"mode": "groupwtacnn"}})
+    return root / "toy"
+
+
+def test_load_runs_table(finished_runs):
+    table = results.load_runs(str(finished_runs))
+    assert len(table) == 2
+    assert table.column("status") == ["COMPLETED", "COMPLETED"]
+    assert table.column("config._algo.mode") == ["wtacnn", "groupwtacnn"]
+    assert table.column("metric:pretrain.loss") == pytest.approx([1 / 3, 1 / 3])
+    assert table.column("result") == [[[0.1, 0.2]], [[0.1, 0.2]]]
+    varying = results.load_runs(str(finished_runs), varying_only=True)
+    assert "config._algo.mode" in varying.columns
+    assert "config._algo.lr" not in varying.columns
+
+
+def test_result_tables_and_csv(finished_runs, tmp_path):
+    table = results.load_result_tables(str(finished_runs))
+    assert len(table) == 4
+    assert table.column("stage") == ["stacked", "endtoend"] * 2
+    out = table.to_csv(str(tmp_path / "r.csv"))
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[1]["config._algo.mode"] == "wtacnn"
+    assert rows[3]["test_acc"] == "0.6"
+
+
+def test_plot_and_cli(finished_runs, tmp_path, capsys):
+    png = tmp_path / "curves.png"
+    code = results.main([str(finished_runs), "--plot", str(png),
+                         "--csv", str(tmp_path / "runs.csv")])
+    assert code == 0
+    assert png.stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "groupwtacnn" in out and "endtoend" in out
+
+
+def test_missing_folder_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Run an experiment first"):
+        results.load_runs(str(tmp_path / "absent"))
+    assert results.main([str(tmp_path / "absent")]) == 2
