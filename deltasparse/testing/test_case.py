@@ -12,10 +12,6 @@ from keras.src import testing as _keras_testing
 class TestCase(_keras_testing.TestCase):
     """`keras.src.testing.TestCase` plus a few deltasparse helpers."""
 
-    def setUp(self):
-        super().setUp()
-        keras.backend.clear_session()
-
     @staticmethod
     def backend():
         return keras.backend.backend()
