@@ -121,13 +121,15 @@ class UnfoldTime(keras.layers.Layer):
         t = self._steps(reference)
         return ops.reshape(inputs, (-1, t) + tuple(inputs.shape[1:]))
 
-    def compute_output_shape(self, input_shape, reference_shape=None):
+    def compute_output_shape(self, inputs_shape, reference_shape=None):
+        # Keras matches `<call argument>_shape` names when `call` takes more
+        # than one tensor, so these must be `inputs_shape`/`reference_shape`.
         t = self.time_steps
         if t is None and reference_shape is not None:
             t = reference_shape[1]
-        bt = input_shape[0]
+        bt = inputs_shape[0]
         b = bt // t if (bt is not None and t) else None
-        return (b, t) + tuple(input_shape[1:])
+        return (b, t) + tuple(inputs_shape[1:])
 
     def get_config(self):
         config = super().get_config()
