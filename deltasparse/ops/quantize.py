@@ -1,4 +1,102 @@
-"""Placeholder: being written."""
+"""Uniform quantization with the Delta Activation Layer's custom gradients.
 
-def quantize(*args, **kwargs):
-    raise NotImplementedError("quantize")
+The Delta Activation Layer (Yousefzadeh & Sifalakis, 2021) quantizes every
+activation onto the grid `q * Z`, with a learnable step `q`. Its gradients are
+deliberately unusual (spec `delta_activation.md` §2.5):
+
+- to the input: straight through, exactly the upstream gradient;
+- to the step: MINUS `round(x / q) * upstream`, summed over the positions
+  along which `q` was broadcast. The division inside `round(x / q)`
+  contributes nothing, and the true derivative `+round(x / q)` of the
+  product is negated. With a sparsity penalty on the output this makes
+  gradient descent grow the step, which makes the activations change level
+  less often (temporal sparsity).
+"""
+
+import keras
+from keras import ops
+
+
+def _sum_to_shape(grad, shape):
+    """Sums `grad` over the axes along which a tensor of `shape` was broadcast.
+
+    Args:
+        grad: tensor whose shape is the broadcast of `shape` and another shape.
+        shape: the static shape (tuple) of the broadcast operand.
+
+    Returns:
+        Tensor of shape `shape`.
+    """
+    shape = tuple(shape)
+    extra = len(grad.shape) - len(shape)
+    if extra > 0:
+        grad = ops.sum(grad, axis=tuple(range(extra)))
+    axes = tuple(
+        i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1
+    )
+    if axes:
+        grad = ops.sum(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def quantize(x, q):
+    """Quantizes `x` to the grid of step `q`: `q * round(x / q)`.
+
+    `round` rounds half to even (`0.5 -> 0`, `1.5 -> 2`, `2.5 -> 2`,
+    `-1.5 -> -2`), like `tf.round` used by the original code; negative values
+    are quantized symmetrically. `q` broadcasts against `x` (a scalar, a
+    per-channel vector of shape `(C,)`, a per-neuron tensor, ...).
+
+    The gradients are those of the original Delta Activation Layer, not the
+    true derivatives:
+
+    - `d/dx`: the upstream gradient `g` itself (straight-through estimator,
+      no clipping, no `1/q * q` rounding error);
+    - `d/dq`: `-round(x / q) * g`, summed over broadcast positions. The path
+      through the division `x / q` contributes nothing.
+
+    Under XLA (JAX, or TensorFlow with `jit_compile=True`) a division by a
+    broadcast `q` is compiled as `x * (1 / q)`, which can move a value lying
+    within one ulp of a half level to the other level; eager execution
+    matches `tf.round(x / q) * q` exactly.
+
+    The step is used as given: pass `|theta|` for a signed learnable
+    parameter `theta` (the layer does). `q = 0` divides by zero like the
+    original (the result is NaN or inf); the op adds no epsilon.
+
+    Args:
+        x: float tensor to quantize. Integer input is cast to
+            `keras.config.floatx()`.
+        q: step size, a float or a tensor broadcastable to `x`. It is cast to
+            the dtype of `x` (so under `mixed_float16` the quantization runs
+            in float16 and the gradient is cast back to `q`'s dtype).
+
+    Returns:
+        Tensor with the shape and dtype of `x`.
+
+    Example:
+    >>> x = np.array([0.5, 1.5, 2.5, -1.5, 3.7], "float32")
+    >>> keras.ops.convert_to_numpy(quantize(x, 1.0))
+    array([ 0.,  2.,  2., -2.,  4.], dtype=float32)
+    """
+    x = ops.convert_to_tensor(x)
+    if not keras.backend.is_float_dtype(x.dtype):
+        x = ops.cast(x, keras.config.floatx())
+    q = ops.cast(ops.convert_to_tensor(q), x.dtype)
+    return _quantize(x, q)
+
+
+@ops.custom_gradient
+def _quantize(x, q):
+    levels = ops.round(ops.divide(x, q))
+    y = ops.multiply(levels, q)
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        dx = _sum_to_shape(upstream, x.shape)
+        dq = ops.negative(ops.multiply(levels, upstream))
+        dq = _sum_to_shape(dq, q.shape)
+        return dx, dq
+
+    return y, grad
