@@ -129,7 +129,7 @@ def as_random_state(rng):
     >>> as_random_state(0).rand() == np.random.RandomState(0).rand()
     True
     """
-    if rng is None:
+    if rng is None or rng is np.random:
         return np.random
     if is_int(rng):
         return np.random.RandomState(int(rng))

@@ -8,11 +8,13 @@
   weights so a killed run resumes from its last finished epoch.
 """
 
+import inspect
 import json
 import logging
 import os
 import re
 import tempfile
+import types
 
 import keras
 
@@ -45,13 +47,35 @@ def make_experiment(name, root=None, observe=True, interactive=False):
     from sacred.utils import apply_backspaces_and_linefeeds
 
     SETTINGS.CAPTURE_MODE = "sys"
-    ex = Experiment(name, interactive=interactive, save_git_info=False)
+    ex = _experiment_in_caller_scope(
+        Experiment, inspect.stack()[1][0].f_globals,
+        name=name, interactive=interactive, save_git_info=False,
+    )
     ex.captured_out_filter = apply_backspaces_and_linefeeds
     if observe:
         ex.observers.append(
             FileStorageObserver(os.path.join(results_root(root), name))
         )
     return ex
+
+
+def _experiment_in_caller_scope(experiment_cls, caller_globals, **kwargs):
+    """Creates the Experiment as if the calling script had done it.
+
+    Sacred reads the main file, its docstring (the command-line help) and the
+    source files to save from the globals of the frame that constructs the
+    `Experiment`. Constructing it here would record this module instead, so
+    the constructor runs in a function whose globals are the caller's.
+    """
+
+    def construct():
+        return experiment_cls(**kwargs)
+
+    in_caller = types.FunctionType(
+        construct.__code__, caller_globals, "construct", None,
+        construct.__closure__,
+    )
+    return in_caller()
 
 
 def run_directory(_run):

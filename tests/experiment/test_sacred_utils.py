@@ -77,3 +77,18 @@ def test_make_experiment_writes_under_results(tmp_path, monkeypatch):
     run_dir = tmp_path / "unit_exp" / str(run._id)
     assert (run_dir / "metrics.json").exists()
     assert (run_dir / "a.txt").exists()
+
+
+def test_make_experiment_records_the_calling_script(tmp_path, monkeypatch):
+    monkeypatch.setenv(sacred_utils.RESULTS_ENV, str(tmp_path))
+    script = tmp_path / "my_script.py"
+    script.write_text(
+        '"""My experiment help text."""\n'
+        "from deltasparse.experiment import make_experiment\n"
+        "ex = make_experiment('scripted')\n"
+    )
+    import runpy
+
+    ex = runpy.run_path(str(script))["ex"]
+    assert ex.doc == "My experiment help text."
+    assert ex.mainfile is not None and ex.mainfile.filename.endswith("my_script.py")
