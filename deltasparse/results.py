@@ -223,6 +223,9 @@ def _duration(start, stop):
         return None
 
 
+_RESULT_KEYS_FIRST = ("dataset", "num_labeled", "stage", "epochs")
+
+
 def load_result_tables(path, key="result_table", status=None):
     """Concatenates the runs' `_run.info[key]` tables (lists of dicts).
 
@@ -242,6 +245,9 @@ def load_result_tables(path, key="result_table", status=None):
                 if c not in extra:
                     extra.append(c)
             rows.append(row)
+    # Sacred stores info.json with sorted keys: put the row keys first.
+    first = [c for c in _RESULT_KEYS_FIRST if c in extra]
+    extra = first + [c for c in extra if c not in first]
     return RunTable(rows, ["id"] + config_cols + extra, table.runs)
 
 

@@ -68,3 +68,9 @@ def test_missing_folder_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="Run an experiment first"):
         results.load_runs(str(tmp_path / "absent"))
     assert results.main([str(tmp_path / "absent")]) == 2
+
+
+def test_result_table_puts_row_keys_first(finished_runs):
+    table = results.load_result_tables(str(finished_runs))
+    extra = [c for c in table.columns if c != "id" and not c.startswith("config.")]
+    assert extra[:2] == ["num_labeled", "stage"]

@@ -651,14 +651,6 @@ def _evaluate(alg, splits, stacked, test_alg=None):
     return scores
 
 
-def _fresh_optimizers(alg, keep_head):
-    """New head (or the same head weights) with fresh optimizers."""
-    weights = alg.classifier.get_weights() if keep_head else None
-    alg.reset_classifier()
-    if keep_head:
-        alg.classifier.set_weights(weights)
-
-
 def _ae_loss(alg, x):
     loss = alg.test(x)
     return None if loss is None else float(loss)
@@ -707,8 +699,7 @@ def train_test_protocol(data, config, _run, _log=None, num_labeled=(),
     check_classes(data.num_classes, config)
     sizes = usable_num_labeled(num_labeled, data, rec.log)
     _run.info["num_labeled"] = sizes
-    carry_over = bool(config["carry_over"])
-    alg = _make_algorithm(config, rec, carry_over=True)
+    alg = _make_algorithm(config, rec)
     _pretrain(alg, data.X_train, rec)
     rec.plot_videos(alg, data.X_train, "videos_train.png", "train")
     rec.plot_videos(alg, data.X_test, "videos_test.png", "test")
@@ -725,8 +716,6 @@ def train_test_protocol(data, config, _run, _log=None, num_labeled=(),
         alg.load_pretrained()
         for stage in STAGES:
             stacked = stage == "stacked"
-            if not carry_over:
-                _fresh_optimizers(alg, keep_head=not stacked)
             start = time.time()
             history = alg.train_classifier(
                 xl, yl, xv, yv, stacked=stacked,

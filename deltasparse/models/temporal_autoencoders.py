@@ -253,9 +253,10 @@ class TemporalAutoencoder:
     models, so end-to-end fine-tuning starts from the best stacked head, the
     next labelled size's stacked training starts from the previous end-to-end
     head, and both optimizers keep their state across calls. With
-    `carry_over=False` every `train_classifier` call starts from a freshly
-    initialised head and fresh optimizers (the encoder is left as it is:
-    call `load_pretrained()` to reset it).
+    `carry_over=False` every `train_classifier` call starts with fresh
+    optimizers, a stacked stage also with a freshly initialised head, while
+    an end-to-end stage still starts from the best stacked head (spec 9.4;
+    the encoder is left as it is: call `load_pretrained()` to reset it).
 
     Files go to `results_dir`: `autoencoder.weights.h5` (pre-training,
     checkpointed every epoch, or only the initial weights for modes without
@@ -669,8 +670,10 @@ class TemporalAutoencoder:
         on `val_loss` and a best-`val_loss` checkpoint to
         `supervised_<stacked>.weights.h5`, restored at the end (without
         validation data every epoch is checkpointed and the last is kept).
-        `TerminateOnNaN` always. Unless `carry_over`, the head and the
-        optimizers are re-initialised first.
+        `TerminateOnNaN` always. Unless `carry_over`, the optimizers are
+        re-initialised first, and so is the head of a stacked stage (an
+        end-to-end stage always starts from the current, i.e. best stacked,
+        head).
 
         Args:
             X: array `(N, T, H, W, C_in)`.
@@ -693,7 +696,13 @@ class TemporalAutoencoder:
             )
         c = self.config
         if not c["carry_over"]:
+            # Fresh optimizers for every stage; a fresh head for the stacked
+            # stage only: end-to-end always starts from the best stacked
+            # head (spec 6.4 / 9.4).
+            head = None if stacked else self.classifier.get_weights()
             self.reset_classifier()
+            if head is not None:
+                self.classifier.set_weights(head)
         model = self._classifier_model(stacked)
         path = self.classifier_path(stacked)
         if os.path.exists(path):

@@ -156,20 +156,6 @@ def test_write_result_table(tmp_path):
     assert read[0]["stage"] == "stacked" and read[0]["test_accuracy"] == "0.75"
 
 
-def test_fresh_optimizers_keep_or_reset_the_head(tmp_path):
-    from deltasparse.models.temporal_autoencoders import TemporalAutoencoder
-
-    alg = TemporalAutoencoder(TINY_ALGO, str(tmp_path), verbose=0).build()
-    head = [w.copy() for w in alg.classifier.get_weights()]
-    optimizer = alg.endtoend_classifier.optimizer
-    gks._fresh_optimizers(alg, keep_head=True)
-    assert alg.endtoend_classifier.optimizer is not optimizer
-    for a, b in zip(head, alg.classifier.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    gks._fresh_optimizers(alg, keep_head=False)
-    assert not np.array_equal(head[0], alg.classifier.get_weights()[0])
-
-
 def test_train_test_protocol_without_pretraining():
     """randominitcnn: no decoder plot, no pretrain metrics; same table."""
     run = FakeRun()
