@@ -107,8 +107,9 @@ def stage_a():
 
 @ex.named_config
 def demo():
-    # Synthetic actions (8 classes), 32x32 frames, T = 2, from scratch; a few
-    # minutes on 2 CPU cores (ResNet-50 is ~5x MobileNet 0.25 per frame).
+    # Synthetic actions (8 classes), 32x32 frames, T = 2, from scratch: a
+    # smoke-size run (~6 min on 2 CPU cores, accuracy little above chance;
+    # ResNet-50 needs far more steps than a CPU demo allows).
     dataset = "synthetic"  # embedded synthetic action dataset, no download
     classes = None  # 8 synthetic classes
     image_size = [32, 32]  # smallest ResNet-50 input (1x1 conv5 maps)
@@ -116,7 +117,7 @@ def demo():
     sequence_stride = 8.0  # 4 clips per 32-frame training video
     val_sequence_stride = 16.0  # 2 validation clips per test video
     sp_rate = 1e-5  # temporal-delta loss weight
-    thr_init = [8, 1, 1, 1, 1, 1, 1]  # input: ~8 grey levels; rest: BN scale
+    thr_init = [8, 1, 1, 1, 1, 1, 1]  # input: steps of 8 grey levels; rest: 1
     bn_momentum = 0.9  # few hundred steps: let moving statistics converge
     optimizer = "adam"  # from scratch in minutes (the paper fine-tuned SGD)
     lr = 1e-3  # Adam step size

@@ -104,8 +104,9 @@ def stage_a():
 
 @ex.named_config
 def demo():
-    # Synthetic actions (8 classes), 32x32 frames, T = 2, from scratch; a few
-    # minutes on 2 CPU cores (ResNet-50 is ~5x MobileNet 0.25 per frame).
+    # Synthetic actions (8 classes), 32x32 frames, T = 2, from scratch: a
+    # smoke-size run (~6 min on 2 CPU cores, accuracy little above chance;
+    # ResNet-50 needs far more steps than a CPU demo allows).
     dataset = "synthetic"  # embedded synthetic action dataset, no download
     classes = None  # 8 synthetic classes
     image_size = [32, 32]  # smallest ResNet-50 input (1x1 conv5 maps)
