@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
-from deltasparse.data.clips import clip_dataset  # noqa: E402
-from deltasparse.data.synthetic_actions import ensure_synthetic_ucf  # noqa: E402
+from deltasparse.data.video import clip_dataset  # noqa: E402
+from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 
 from deltasparse.metrics.sparsity import layer_sparsity  # noqa: E402
 from deltasparse.metrics.sparsity import sparsity_figures  # noqa: E402
-from deltasparse.models.td_mobilenet import TDMobileNet  # noqa: E402
-from deltasparse.models.td_resnet50 import TDResNet50  # noqa: E402
+from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet  # noqa: E402
+from deltasparse.models.resnet50.td_resnet50 import TDResNet50  # noqa: E402
 
 BUILDERS = {"resnet50": TDResNet50, "mobilenet": TDMobileNet}
 

@@ -5,12 +5,12 @@ Run: python dataset_preparation/make_synthetic_ucf.py --root /tmp/synth
 
 Without --root it generates and prepares into the cache
 ($DELTASPARSE_HOME or ~/.deltasparse) and prints the prepared split folder.
-See `deltasparse.data.synthetic_actions` for what the videos show.
+See `deltasparse.data.datasets.synthetic_actions` for what the videos show.
 """
 
 import sys
 
-from deltasparse.data.synthetic_actions import main
+from deltasparse.data.datasets.synthetic_actions import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ done here, so that the four stay thin and share one tested implementation:
   `_data` config (`deltasparse.data`), after `check_available` made sure
   its files exist (otherwise one clear `DataNotFoundError`).
 - `algorithm_config(_algo)`: the validated protocol config of
-  `deltasparse.models.temporal_autoencoders.TemporalAutoencoder`.
+  `deltasparse.models.temporal_autoencoder.temporal_autoencoder.TemporalAutoencoder`.
 - `prepare_run(...)`: device selection, memory growth and seeding.
 - `train_test_protocol` (Rotated MNIST, Scanned CIFAR-10; spec §6.2, §6.3),
   `coil100_protocol` (§6.4) and `necanimal_protocol` (§6.5) run the
@@ -61,17 +61,18 @@ import os
 import time
 
 import numpy as np
-from sacred.utils import SacredError
 
-from deltasparse.data.video_arrays import validation_end
+from deltasparse.data.datasets.video_arrays import validation_end
+from deltasparse.experiment.errors import ConfigurationError
+from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
 from deltasparse.experiment.sacred_utils import SacredMetricsLogger
 from deltasparse.experiment.sacred_utils import run_directory
-from deltasparse.models import gks_components
-from deltasparse.models.temporal_autoencoders import MODES
-from deltasparse.models.temporal_autoencoders import TemporalAutoencoder
-from deltasparse.models.temporal_autoencoders import validate_config
+from deltasparse.models.temporal_autoencoder import components
+from deltasparse.models.temporal_autoencoder.temporal_autoencoder import MODES
+from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
+from deltasparse.models.temporal_autoencoder.temporal_autoencoder import validate_config
 
 logger = logging.getLogger(__name__)
 
@@ -97,45 +98,6 @@ _DATA_PREPARE_HINT = {
                   "`_data.coil_path` to the coil-100 folder"),
     "mnistrotated": "set `_data.path` to an mnist.npz",
 }
-
-
-class DataNotFoundError(FileNotFoundError, SacredError):
-    """A dataset or weights file is missing; the CLI prints only the message.
-
-    A `FileNotFoundError` (so callers and tests can catch it as one) that is
-    also a `sacred.utils.SacredError` with `print_traceback=False`, so that
-    `python experiments/<name>.py ...` stops with one line saying what to
-    download and which config key to set, instead of a stack trace.
-
-    Args:
-        message: str, what is missing and how to get it.
-    """
-
-    def __init__(self, message):
-        FileNotFoundError.__init__(self, message)
-        self.print_traceback = False
-        self.filter_traceback = "default"
-        self.print_usage = False
-
-    def __str__(self):
-        return str(self.args[0]) if self.args else ""
-
-
-class ConfigurationError(ValueError, SacredError):
-    """An invalid experiment config; the CLI prints only the message.
-
-    A `ValueError` that is also a `SacredError` without traceback (see
-    `DataNotFoundError`).
-
-    Args:
-        message: str, what is wrong and how to fix it.
-    """
-
-    def __init__(self, message):
-        ValueError.__init__(self, message)
-        self.print_traceback = False
-        self.filter_traceback = "default"
-        self.print_usage = False
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +186,7 @@ def algorithm_config(_algo, vgg19_weights=None, **overrides):
             f"`_algo.mode` must be one of {', '.join(MODES)}. "
             f"Received: _algo.mode={mode!r}"
         )
-    spec = gks_components.get_algorithm(mode)
+    spec = components.get_algorithm(mode)
     groups, filters = config.get("groups"), config.get("filters")
     if (spec.sparsity in ("group_ksparse", "slow_group_ksparse")
             and isinstance(groups, int) and isinstance(filters, int)
@@ -244,7 +206,7 @@ def algorithm_config(_algo, vgg19_weights=None, **overrides):
         raise ConfigurationError(str(err)) from None
     if spec.encoder == "vgg19":
         try:
-            gks_components.check_vgg19_weights(config["vgg19_weights"])
+            components.check_vgg19_weights(config["vgg19_weights"])
         except FileNotFoundError as err:
             raise DataNotFoundError(
                 f"{err} (config key `vgg19_weights`)") from None
@@ -300,9 +262,9 @@ def check_available(name, _data):
     Raises:
         DataNotFoundError: with what to download and which key to set.
     """
-    from deltasparse.data import cifar10_scanned
-    from deltasparse.data import coil100
-    from deltasparse.data import nec_animal
+    from deltasparse.data.datasets import cifar10_scanned
+    from deltasparse.data.datasets import coil100
+    from deltasparse.data.datasets import nec_animal
 
     path = _data.get("path")
     if name == "mnistrotated":
@@ -376,10 +338,10 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
         DataNotFoundError: if the data files are missing.
         ConfigurationError: for an unknown `name`.
     """
-    from deltasparse.data import cifar10_scanned
-    from deltasparse.data import coil100
-    from deltasparse.data import mnist_rotated
-    from deltasparse.data import nec_animal
+    from deltasparse.data.datasets import cifar10_scanned
+    from deltasparse.data.datasets import coil100
+    from deltasparse.data.datasets import mnist_rotated
+    from deltasparse.data.datasets import nec_animal
 
     log = log or logger
     start = time.time()

@@ -94,13 +94,13 @@ import time
 import keras
 import numpy as np
 
-from deltasparse.data.clips import clip_dataset
-from deltasparse.data.clips import frame_dataset
-from deltasparse.data.synthetic_actions import ensure_synthetic_ucf
-from deltasparse.data.ucf101 import UCF101_SPLITS_URL
-from deltasparse.data.ucf101 import UCF101_URL
-from deltasparse.experiment.gks import ConfigurationError
-from deltasparse.experiment.gks import DataNotFoundError
+from deltasparse.data.video import clip_dataset
+from deltasparse.data.video import frame_dataset
+from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf
+from deltasparse.data.datasets.ucf101 import UCF101_SPLITS_URL
+from deltasparse.data.datasets.ucf101 import UCF101_URL
+from deltasparse.experiment.errors import ConfigurationError
+from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
 from deltasparse.experiment.sacred_utils import EpochCheckpoint
@@ -109,10 +109,10 @@ from deltasparse.experiment.sacred_utils import latest_checkpoint
 from deltasparse.experiment.sacred_utils import results_root
 from deltasparse.experiment.sacred_utils import run_directory
 from deltasparse.experiment.sacred_utils import write_json_atomic
-from deltasparse.layers.delta_activation import DeltaActivation
+from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.metrics.sparsity import layer_sparsity
-from deltasparse.models.td_mobilenet import TDMobileNet
-from deltasparse.models.td_resnet50 import TDResNet50
+from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.models.resnet50.td_resnet50 import TDResNet50
 from deltasparse.models.weight_transfer import transfer_weights
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ import h5py
 import keras
 import numpy as np
 
-from deltasparse.layers.delta_activation import DeltaActivation
+from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 
 KERAS_APPLICATIONS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"

@@ -8,9 +8,10 @@ import pytest
 from sacred.utils import SacredError
 from sacred.utils import format_sacred_error
 
-from deltasparse.data.video_arrays import VideoClassificationData
-from deltasparse.data.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import VideoClassificationData
+from deltasparse.data.datasets.video_arrays import one_hot
 from deltasparse.experiment import gks
+from deltasparse.experiment import errors
 
 TINY_ALGO = {
     "mode": "groupwtacnn", "shape1": 3, "shape2": 8, "shape3": 8,
@@ -69,7 +70,7 @@ def test_algorithm_config_fills_defaults():
 def test_algorithm_config_errors(update, match):
     with pytest.raises(ValueError, match=match) as info:
         gks.algorithm_config(dict(TINY_ALGO, **update))
-    assert isinstance(info.value, gks.ConfigurationError)
+    assert isinstance(info.value, errors.ConfigurationError)
 
 
 def test_vgg19_without_weights_is_a_data_error(tmp_path):
@@ -79,14 +80,14 @@ def test_vgg19_without_weights_is_a_data_error(tmp_path):
 
 
 def test_errors_print_one_message_on_the_command_line():
-    for error in (gks.DataNotFoundError("COIL-100 not found."),
-                  gks.ConfigurationError("Choose an algorithm.")):
+    for error in (errors.DataNotFoundError("COIL-100 not found."),
+                  errors.ConfigurationError("Choose an algorithm.")):
         assert isinstance(error, SacredError)
         text = format_sacred_error(error, short_usage="")
         assert text.strip().count("\n") == 0
         assert "Traceback" not in text
-    assert isinstance(gks.DataNotFoundError("x"), FileNotFoundError)
-    assert str(gks.DataNotFoundError("x")) == "x"
+    assert isinstance(errors.DataNotFoundError("x"), FileNotFoundError)
+    assert str(errors.DataNotFoundError("x")) == "x"
 
 
 @pytest.mark.parametrize("name, data, match", [
@@ -96,7 +97,7 @@ def test_errors_print_one_message_on_the_command_line():
     ("necanimal", {"path": "/nonexistent/nec"}, "seq_ref_clean.txt"),
 ])
 def test_missing_data_is_reported_before_loading(name, data, match):
-    with pytest.raises(gks.DataNotFoundError, match=match):
+    with pytest.raises(errors.DataNotFoundError, match=match):
         gks.load_dataset(name, data)
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from deltasparse.experiment import ucf
-from deltasparse.experiment.gks import ConfigurationError
-from deltasparse.experiment.gks import DataNotFoundError
-from deltasparse.models.td_mobilenet import TDMobileNet
+from deltasparse.experiment.errors import ConfigurationError
+from deltasparse.experiment.errors import DataNotFoundError
+from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
 from deltasparse.models.weight_transfer import transfer_weights
 
 

@@ -16,10 +16,10 @@ import uuid
 
 import pytest
 
-from deltasparse.data.synthetic_actions import ensure_synthetic_ucf
+from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf
 from deltasparse.experiment import sacred_utils
 from deltasparse.experiment import ucf
-from deltasparse.experiment.gks import DataNotFoundError
+from deltasparse.experiment.errors import DataNotFoundError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

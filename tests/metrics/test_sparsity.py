@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from deltasparse.layers.delta_activation import DeltaActivation
-from deltasparse.layers.l1_activity_regularizer import L1ActivityRegularizer
+from deltasparse.layers.sparsity.delta_activation import DeltaActivation
+from deltasparse.layers.sparsity.l1_activity_regularizer import L1ActivityRegularizer
 from deltasparse.metrics.sparsity import SparsityMetrics
 from deltasparse.metrics.sparsity import collect_sparsity_stats
 from deltasparse.metrics.sparsity import group_density

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from deltasparse.layers.delta_activation import DeltaActivation
-from deltasparse.models.td_mobilenet import TDMobileNet
+from deltasparse.layers.sparsity.delta_activation import DeltaActivation
+from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
 from deltasparse.models.weight_transfer import imagenet_weights_path
 from deltasparse.models.weight_transfer import read_weights
 from deltasparse.models.weight_transfer import transfer_weights

@@ -1,0 +1,1 @@
+"""Group k-sparse temporal convolutional (recurrent) autoencoders."""
