@@ -22,100 +22,28 @@ python experiments/ucf_mobilenet_baseline.py with demo
 Evaluate a checkpoint (2-D or TD): python experiments/ucf_mobilenet_baseline.py evaluate with weights=<file>
 Resume a killed run: start it again with the same config plus resume=True.
 
-UCF101 must be prepared first (see `deltasparse.experiment.ucf` for what a
-run records under results/ucf_mobilenet_baseline/<run id>/).
+UCF101 must be prepared first (see `deltasparse.experiment.video_experiments`
+for what a run records under results/ucf_mobilenet_baseline/<run id>/).
 """
 
 from deltasparse.experiment import make_experiment
-from deltasparse.experiment import ucf
+from deltasparse.experiment.video_experiments import add_demo
+from deltasparse.experiment.video_experiments import add_video_experiment
 
-ARCHITECTURE = "mobilenet"
-VARIANT = "baseline"
-
-ex = make_experiment("ucf_mobilenet_baseline")
+ex = add_video_experiment(make_experiment("ucf_mobilenet_baseline"),
+                          "mobilenet", None)
 
 
 @ex.config
 def config():
-    seed = 123  # random seed of Python, NumPy, Keras and the data pipeline
-    gpus = None  # GPUs to use: None = all, "0" or [0, 1], "" = CPU only
-    memory_growth = True  # allocate GPU memory on demand
-    dataset = "ucf101"  # 'ucf101' (prepared split at data_root) or 'synthetic'
-    data_root = "data/ucf101/split1"  # prepared split: train/, test/, *_frames/
-    source = "frames"  # read 'frames' (extracted JPEGs) or decode 'video'
-    # dataset='synthetic' only: arguments of ensure_synthetic_ucf
-    synthetic = dict(
-        cache_dir=None,  # None = $DELTASPARSE_HOME or ~/.deltasparse
-        classes=None,  # None = all 8 action classes; n = the first n
-        videos_per_class=24,  # videos per class
-        clips_per_group=3,  # videos per group (a group shares a background)
-        test_groups=2,  # the first groups of every class form the test set
-        frames=32,  # frames per video
-        size=64,  # frame side in pixels
-    )
-    classes = 101  # expected number of classes (None = take it from the data)
-    class_limit = None  # use only the first N classes (sorted names); None = all
-    image_size = [224, 224]  # frame height and width fed to the network
-    alpha = 1.0  # MobileNet width multiplier
-    batch_size = 32  # frames per training batch
-    frame_step = 1  # train on every frame_step-th frame (original: every one)
-    val_frame_step = None  # frame step of the validation frames; None = same
-    augment = True  # random affine augmentation per frame (§6.2)
-    imagenet_weights = None  # keras.applications MobileNet no-top .h5 (a path)
-    initial_weights = None  # another weights file loaded by name, after it
-    bn_momentum = None  # BatchNorm momentum; None = Keras 0.99 (the original)
-    optimizer = "sgd"  # 'sgd' (paper) or 'adam' (demo only)
-    head_lr = None  # learning rate of a head-only phase (none in the original)
-    head_epochs = 0  # epochs of a head-only phase before the full fine-tune
     lr = 5e-4  # learning rate (every layer trainable)
-    finetune_prefix = None  # train these backbone layers + head; None = all
-    momentum = 0.9  # SGD momentum (classic)
-    decay = 5e-4  # legacy inverse-time decay per step: lr / (1 + decay * t)
     epochs = 30  # last epoch
-    steps_per_epoch = None  # batches per epoch; None = every training frame
-    validation_steps = None  # validation batches per epoch; None = all
-    resume = False  # continue from this configuration's last epoch checkpoint
-    run_name = None  # checkpoint folder name; None = hash of the training config
-    checkpoint_keep = 2  # epoch checkpoints kept for resuming
-    run_eagerly = False  # eager Keras (debugging, tiny tests)
-    jit_compile = False  # XLA compilation; "auto" = on GPU only
-    verbose = 2  # Keras verbosity: 0 silent, 1 progress bar, 2 line per epoch
-    final_evaluation = True  # evaluate the TD model on test clips afterwards
-    eval_weights = "last"  # weights of the final evaluation: 'last' or 'best'
-    measure_activations = True  # TD model with sp_rate-0 L1 slots (densities)
-    weights = None  # evaluate command: weights file; None = latest checkpoint
-    eval_nb_frames = 32  # clip length T of the evaluation (§7)
-    eval_sequence_stride = 16  # step between evaluation clip starts (§7)
-    eval_batch_size = 1  # evaluation clips per batch (§7)
-    eval_steps = None  # evaluation batches; None = all (the original: 1000)
-    eval_shuffle = False  # shuffle test clips (random subset with eval_steps)
-    plot_clips = 4  # test clips of the per-layer density plot; 0 = no plot
 
 
-@ex.named_config
-def demo():
-    # Synthetic actions (8 classes), 64x64 frames, alpha 0.25, from scratch.
-    dataset = "synthetic"  # embedded synthetic action dataset, no download
-    classes = None  # 8 synthetic classes
-    image_size = [64, 64]  # the synthetic videos' native size
-    alpha = 0.25  # narrow MobileNet
-    frame_step = 2  # 16 frames per training video
-    val_frame_step = 16  # 2 frames per test video
-    bn_momentum = 0.9  # few hundred steps: let moving statistics converge
-    optimizer = "adam"  # from scratch in minutes (the paper fine-tuned SGD)
-    lr = 2e-3  # Adam step size
-    decay = 0.0  # constant learning rate
-    epochs = 8  # 72 batches each
-    eval_batch_size = 4  # 48 test videos, one 32-frame clip each
+# Synthetic actions (8 classes), 64x64 frames, alpha 0.25, from scratch
+# (72 batches per epoch).
+add_demo(ex, image_size=[64, 64], alpha=0.25, frame_step=2, val_frame_step=16,
+         lr=2e-3, epochs=8)
 
-
-@ex.command
-def evaluate(_config, _run, _log):
-    """Evaluates `weights` (or the latest checkpoint) as a TD model on clips."""
-    return ucf.evaluate(_config, _run, _log, ex.path, ARCHITECTURE, VARIANT)
-
-
-@ex.automain
-def main(_config, _run, _log):
-    """Fine-tunes the 2-D MobileNet on frames, evaluates it on clips."""
-    return ucf.train_frames(_config, _run, _log, ex.path, ARCHITECTURE)
+if __name__ == "__main__":
+    ex.run_commandline()

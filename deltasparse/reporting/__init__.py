@@ -1,0 +1,1 @@
+"""Result reporting: run loading, tables and plots of experiment results."""
