@@ -149,3 +149,211 @@ def test_cli_stops_with_one_message_without_ucf101(tmp_path):
     assert proc.returncode != 0
     assert video_experiments.PREPARE_COMMAND in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------
+# End to end on a tiny synthetic dataset
+# --------------------------------------------------------------------------
+
+
+def tiny(root, **updates):
+    """Config updates (after `demo`) that make a run take seconds."""
+    config = {
+        "dataset": "ucf101", "data_root": root, "num_classes": 3,
+        "image_size": [32, 32], "batch_size": 2, "clip_length": 2,
+        "sequence_stride": 2.0, "val_sequence_stride": 8.0,
+        "steps_per_epoch": 2, "validation_steps": 1, "epochs": 1,
+        "eval_clip_length": 4, "eval_sequence_stride": 8, "eval_batch_size": 2,
+        "eval_steps": 2, "plot_clips": 4, "verbose": 0, "seed": 1,
+    }
+    config.update(updates)
+    return config
+
+
+def frames_tiny(root, **updates):
+    """`tiny` for the frame baselines (1-frame clips while training)."""
+    config = tiny(root, frame_step=4, val_frame_step=8, **updates)
+    for key in ("clip_length", "sequence_stride", "val_sequence_stride"):
+        del config[key]
+    return config
+
+
+def run_folder(results_root, name, run):
+    return os.path.join(str(results_root), name, str(run._id))
+
+
+def metrics(results_root, name, run):
+    with open(os.path.join(run_folder(results_root, name, run),
+                           "metrics.json")) as handle:
+        return json.load(handle)
+
+
+def check_run(run, results_root, name, prefix):
+    """Assertions shared by every completed training run."""
+    assert run.status == "COMPLETED"
+    result = run.result
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["loss"] > 0
+    assert result["clips"] == 4 and result["steps"] == 2
+    folder = run_folder(results_root, name, run)
+    logged = metrics(results_root, name, run)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "data_time",
+                "step_time", "clips_per_second", "test.accuracy",
+                "test.loss"):
+        assert key in logged, key
+    assert all(v > 0 for v in logged["clips_per_second"]["values"])
+    artifacts = ["last.weights.h5", "best.weights.h5"]
+    if prefix is not None:
+        # Densities are fractions of nonzero operands; the counted MAC
+        # ratio is a fraction of the dense MACs: both in (0, 1].
+        for key in (f"{prefix}_all", "op_ratio_counted"):
+            assert 0.0 < result[key] <= 1.0, key
+            assert logged[f"test.{key}"]["values"] == [
+                pytest.approx(result[key])]
+        assert 0.0 < result["macs_effective_counted"] <= result[
+            "macs_dense_counted"]
+        artifacts += ["layer_sparsity.png", "layer_sparsity.json"]
+    for fname in artifacts:
+        assert os.path.isfile(os.path.join(folder, fname)), fname
+    with open(os.path.join(folder, "run.json")) as handle:
+        assert set(artifacts) <= set(json.load(handle)["artifacts"])
+    info = run.info
+    assert info["data"]["num_classes"] == 3
+    assert info["data"]["val_split"] == "test"
+    assert info["final"]["accuracy"] == result["accuracy"]
+    assert {"data", "build", "train", "evaluate"} <= set(info["timings"])
+    return folder
+
+
+def check_densities_against_layer_counts(run, folder, prefix):
+    """The logged test densities equal sum L0 / sum N of the per-slot counts.
+
+    The plot clips are the evaluation's clips (`plot_clips` = every
+    evaluated clip here), so the per-group ratios recomputed from the slot
+    counts in `layer_sparsity.json` must equal the figures in the result.
+    """
+    with open(os.path.join(folder, "layer_sparsity.json")) as handle:
+        layers = json.load(handle)
+    l0 = np.asarray(layers["l0"], "float64")
+    n = np.asarray(layers["n"], "float64")
+    groups = np.asarray(layers["groups"])
+    assert l0.shape == n.shape == groups.shape and (l0 <= n).all()
+    assert run.result[f"{prefix}_all"] == pytest.approx(l0.sum() / n.sum(),
+                                                        rel=1e-5)
+    for group in set(groups.tolist()):
+        mask = groups == group
+        assert run.result[f"{prefix}_{group}"] == pytest.approx(
+            l0[mask].sum() / n[mask].sum(), rel=1e-5), group
+
+
+@pytest.mark.slow
+def test_mobilenet_delta_resume_equals_uninterrupted_and_evaluate(
+        tiny_root, tmp_path, monkeypatch, capsys):
+    name = "ucf_mobilenet_delta"
+    script = load_script(name, tmp_path, monkeypatch)
+    config = tiny(tiny_root, alpha=0.25, clip_length=3)
+
+    # 1 epoch, then the same configuration again with resume=True for 2.
+    first = script.ex.run(named_configs=["demo"], config_updates=dict(
+        config, final_evaluation=False))
+    assert first.status == "COMPLETED"
+    resumed = script.ex.run(named_configs=["demo"], config_updates=dict(
+        config, epochs=2, resume=True))
+    folder = check_run(resumed, tmp_path, name, "delta_density")
+    assert resumed.info["resume"]["epoch"] == 1
+    assert resumed.info["checkpoint_dir"] == first.info["checkpoint_dir"]
+    assert resumed.info["model"]["slots"] == 27
+    check_densities_against_layer_counts(resumed, folder, "delta_density")
+    out = capsys.readouterr().out
+    assert "temporal delta density" in out and "block13" in out
+
+    # An uninterrupted 2-epoch run of the same configuration (own folder).
+    straight = script.ex.run(named_configs=["demo"], config_updates=dict(
+        config, epochs=2, run_name="straight"))
+    assert straight.status == "COMPLETED"
+    got = metrics(tmp_path, name, resumed)
+    want = metrics(tmp_path, name, straight)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy",
+                "delta_density_all", "val_delta_density_all",
+                "delta_density_block13", "val_op_ratio_counted"):
+        # History across the resume: epoch 1 (replayed) and epoch 2.
+        assert got[key]["steps"] == want[key]["steps"] == [1, 2], key
+        np.testing.assert_allclose(got[key]["values"], want[key]["values"],
+                                   rtol=1e-6, err_msg=key)
+    assert resumed.result["accuracy"] == straight.result["accuracy"]
+    assert resumed.result["delta_density_all"] == pytest.approx(
+        straight.result["delta_density_all"], rel=1e-6)
+
+    # The evaluate command with a weights file, and with the latest
+    # checkpoint of the configuration (the same weights).
+    weights = os.path.join(folder, "last.weights.h5")
+    evaluated = script.ex.run("evaluate", named_configs=["demo"],
+                              config_updates=dict(config, weights=weights))
+    assert evaluated.status == "COMPLETED"
+    assert evaluated.info["initial_weights"]["mismatched"] == []
+    assert evaluated.info["initial_weights"]["skipped_absent"] == []
+    assert evaluated.result["accuracy"] == pytest.approx(
+        resumed.result["accuracy"])
+    latest = script.ex.run("evaluate", named_configs=["demo"],
+                           config_updates=dict(config, plot_clips=0))
+    assert latest.info["weights"].endswith(os.path.join("train",
+                                                        "last.weights.h5"))
+    assert latest.result["delta_density_all"] == pytest.approx(
+        evaluated.result["delta_density_all"])
+
+
+@pytest.mark.slow
+def test_mobilenet_baseline_two_phases_then_l1(tiny_root, tmp_path,
+                                               monkeypatch):
+    name = "ucf_mobilenet_baseline"
+    script = load_script(name, tmp_path, monkeypatch)
+    config = frames_tiny(tiny_root, alpha=0.25, head_epochs=1, head_lr=1e-3,
+                         epochs=2)
+    run = script.ex.run(named_configs=["demo"], config_updates=config)
+    folder = check_run(run, tmp_path, name, "act_density")
+    check_densities_against_layer_counts(run, folder, "act_density")
+    # Phase 1 (head) is epoch 1, phase 2 epoch 2, in their own folders.
+    assert metrics(tmp_path, name, run)["loss"]["steps"] == [1, 2]
+    assert run.result["epochs"] == 2
+
+    # The init chain: the baseline's weights seed the L1 model, here on the
+    # same tiny data generated through `dataset='synthetic'`.
+    name = "ucf_mobilenet_l1"
+    l1 = load_script(name, tmp_path, monkeypatch)
+    config = tiny(None, dataset="synthetic", alpha=0.25,
+                  synthetic=dict(TINY_DATA, cache_dir=str(tmp_path / "c")),
+                  initial_weights=os.path.join(folder, "last.weights.h5"))
+    del config["data_root"]
+    run = l1.ex.run(named_configs=["demo"], config_updates=config)
+    check_run(run, tmp_path, name, "act_density")
+    assert run.info["data"]["dataset"] == "synthetic"
+    assert run.info["initial_weights"]["mismatched"] == []
+    assert run.info["initial_weights"]["matched"] > 50
+    assert "val_act_density_block13" in metrics(tmp_path, name, run)
+
+
+@pytest.mark.slow
+def test_resnet50_delta_end_to_end(tiny_root, tmp_path, monkeypatch):
+    name = "ucf_resnet50_delta"
+    script = load_script(name, tmp_path, monkeypatch)
+    run = script.ex.run(named_configs=["demo"], config_updates=tiny(
+        tiny_root, run_eagerly=True, steps_per_epoch=1))
+    folder = check_run(run, tmp_path, name, "delta_density")
+    assert run.info["model"]["slots"] == 51
+    check_densities_against_layer_counts(run, folder, "delta_density")
+    logged = metrics(tmp_path, name, run)
+    for group in ("in", "conv1", "conv2", "conv3", "conv4", "conv5", "fc"):
+        assert f"val_delta_density_{group}" in logged
+
+
+def test_second_run_of_a_locked_configuration_stops(tiny_root, tmp_path,
+                                                    monkeypatch):
+    from deltasparse.training import CheckpointLock
+
+    script = load_script("ucf_mobilenet_l1", tmp_path, monkeypatch)
+    config = tiny(tiny_root, alpha=0.25, run_name="busy")
+    folder = os.path.join(video_experiments.checkpoint_directory(
+        "ucf_mobilenet_l1", config, root=str(tmp_path)), "train")
+    os.makedirs(folder)
+    with CheckpointLock(folder):
+        with pytest.raises(ConfigurationError, match="`run_name`"):
+            script.ex.run(named_configs=["demo"], config_updates=config)
