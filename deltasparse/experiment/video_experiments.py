@@ -733,7 +733,7 @@ def train(config, run, log, experiment, architecture, sparsity):
     start = time.time()
     config, clips, model, strategy = _start(config, run, log, architecture,
                                             sparsity)
-    from deltasparse.models import SparsityLogger
+    from deltasparse.models.sparsity_logger import SparsityLogger
     from deltasparse.training import CheckpointLockedError
 
     if sparsity is None:

@@ -64,7 +64,7 @@ def build_video_classifier(architecture, sparsity, num_classes, image_size,
     Returns:
         A `deltasparse.models.VideoClassifier` (not compiled).
     """
-    from deltasparse.models import VideoClassifier
+    from deltasparse.models.video_classifier import VideoClassifier
 
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     return VideoClassifier.from_preset(
