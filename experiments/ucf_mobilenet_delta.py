@@ -16,14 +16,9 @@ Validation after every epoch reads the TEST split, as the original first
 commit did (HEAD's ResNet generator read the training videos, spec §10
 item 1).
 
-Run: python experiments/ucf_mobilenet_delta.py with seed=123
-Demo on the embedded synthetic dataset (no download, under 10 minutes on 2
-CPU cores): python experiments/ucf_mobilenet_delta.py with demo
-Evaluate a checkpoint: python experiments/ucf_mobilenet_delta.py evaluate with weights=<file>
-Resume a killed run: start it again with the same config plus resume=True.
-
-UCF101 must be prepared first (see `deltasparse.experiment.video_experiments`
-for what a run records under results/ucf_mobilenet_delta/<run id>/).
+Run: python experiments/ucf_mobilenet_delta.py with seed=123; `with demo` for the
+synthetic dataset, `evaluate with weights=<file>`, `resume=True` (what a run
+records: `deltasparse.experiment.video_experiments`).
 """
 
 from deltasparse.experiment import make_experiment

@@ -16,14 +16,9 @@ The paper's chain: the 2-D baseline (experiments/ucf_resnet50_baseline.py)
 batch 4, T = 8, 1 epoch) -> the default config
 (`with initial_weights=<stage A run>/last.weights.h5 start_epoch=1`).
 
-Run: python experiments/ucf_resnet50_l1.py with seed=123
-Demo on the embedded synthetic dataset (no download):
-python experiments/ucf_resnet50_l1.py with demo
-Evaluate a checkpoint: python experiments/ucf_resnet50_l1.py evaluate with weights=<file>
-Resume a killed run: start it again with the same config plus resume=True.
-
-UCF101 must be prepared first (see `deltasparse.experiment.video_experiments`
-for what a run records under results/ucf_resnet50_l1/<run id>/).
+Run: python experiments/ucf_resnet50_l1.py with seed=123; `with demo` for the
+synthetic dataset, `evaluate with weights=<file>`, `resume=True` (what a run
+records: `deltasparse.experiment.video_experiments`).
 """
 
 from deltasparse.experiment import make_experiment
