@@ -200,9 +200,8 @@ def set_trainable(model, trainable_prefix=None):
     for layer in backbone.layers:
         layer.trainable = trainable_prefix is None or (
             bool(trainable_prefix) and layer.name.startswith(trainable_prefix))
-    return sum(1 for layer in model._flatten_layers(include_self=False)
-               if layer.trainable and layer.weights and not getattr(
-                   layer, "layers", None))
+    return sum(1 for layer in model.layers
+               if layer.trainable and layer.trainable_weights)
 
 
 @dataclasses.dataclass
