@@ -1,10 +1,14 @@
-"""Tests of the ten group k-sparse temporal CNN algorithms and their protocol.
+"""Tests of the ten group k-sparse algorithms trained by `AutoencoderProtocol`.
+
+(`deltasparse.training.autoencoder_protocol`; kept next to the model tests
+because the trainer helper owns `tests/training/`.)
 
 Tiny shapes (T=3, 8x8x1 frames, 8 filters, 2 groups, 4 videos = one batch)
 so that each fit is one step. Most fits run eagerly (`run_eagerly=True`),
 which skips tracing; `test_graph_mode_protocol` checks the graph path.
 """
 
+import dataclasses
 import os
 
 import h5py
@@ -12,13 +16,18 @@ import keras
 import numpy as np
 import pytest
 
-from deltasparse.models.temporal_autoencoder import components as gc
-from deltasparse.models.temporal_autoencoder.temporal_autoencoder import MODES
+from deltasparse.models.temporal_autoencoder import encoders
+from deltasparse.models.temporal_autoencoder import losses
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
-from deltasparse.models.temporal_autoencoder.temporal_autoencoder import validate_config
+from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import ALGORITHMS
+from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import get_algorithm
+from deltasparse.reporting import autoencoder_plots
+from deltasparse.training.autoencoder_protocol import AutoencoderProtocol
+from deltasparse.training.autoencoder_protocol import AutoencoderTrainingConfig
+from deltasparse.training.autoencoder_protocol import EpochLogger
 
 N, T, H, W, C, F, G, CLASSES = 4, 3, 8, 8, 1, 8, 2, 3
-CNN_MODES = [m for m in MODES if m != "vgg19"]
+CNN_MODES = [m for m in ALGORITHMS if m != "vgg19"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,20 +37,27 @@ def _fresh_session():
     yield
 
 
+TRAINING = {f.name for f in dataclasses.fields(AutoencoderTrainingConfig)}
+
+
 def make_config(mode, **overrides):
     config = dict(
-        mode=mode, shape1=T, shape2=H, shape3=W, shape4=C, classes=CLASSES,
-        filters=F, filter_size_enc=3, filter_size_dec=5, groups=G, epochs=1,
-        batch_size=N, run_eagerly=True,
+        algorithm=mode, clip_length=T, image_size=(H, W), channels=C,
+        num_classes=CLASSES, filters=F, encoder_kernel_size=3,
+        decoder_kernel_size=5, groups=G, epochs=1, batch_size=N,
+        run_eagerly=True, verbose=0,
     )
     config.update(overrides)
     return config
 
 
-def make_alg(mode, tmp_path, **overrides):
-    return TemporalAutoencoder(
-        make_config(mode, **overrides), str(tmp_path), verbose=0
-    ).build()
+def make_alg(mode, tmp_path, callbacks=(), **overrides):
+    config = make_config(mode, **overrides)
+    settings = AutoencoderTrainingConfig(
+        **{k: v for k, v in config.items() if k in TRAINING})
+    model = TemporalAutoencoder(
+        **{k: v for k, v in config.items() if k not in TRAINING})
+    return AutoencoderProtocol(model, settings, str(tmp_path), callbacks)
 
 
 def make_data(n=N, t=T, seed=0):
@@ -56,7 +72,7 @@ def weights_of(model):
 
 
 def head_weights(alg):
-    return [np.asarray(w) for w in alg.classifier.get_layer("logits").weights]
+    return [np.asarray(w) for w in alg.model.head.get_layer("logits").weights]
 
 
 def same(a, b):
@@ -127,13 +143,13 @@ def np_head(features, kernel, bias, pool=2):
 
 @pytest.mark.parametrize("mode", CNN_MODES)
 def test_each_algorithm_builds_and_trains(mode, tmp_path):
-    spec = gc.ALGORITHMS[mode]
+    spec = get_algorithm(mode)
     alg = make_alg(mode, tmp_path)
     x, y = make_data()
-    layer_names = [layer.name for layer in alg.encoder.layers]
+    layer_names = [layer.name for layer in alg.model.encoder.layers]
     assert ("crnn" in layer_names) == spec.recurrent
     assert ("input_dropout" in layer_names) == spec.input_dropout
-    sparsity_names = [layer.name for layer in alg.sparsity.layers]
+    sparsity_names = [layer.name for layer in alg.model.bottleneck.layers]
     expected = {
         "identity": ["identity"],
         "ksparse": ["ksparse"],
@@ -143,7 +159,7 @@ def test_each_algorithm_builds_and_trains(mode, tmp_path):
     assert sparsity_names[1:] == expected
 
     initial = weights_of(alg.autoencoder)
-    history = alg.train(x, plot=False)
+    history = alg.pretrain(x)
     assert os.path.isfile(alg.autoencoder_path)
     if spec.pretrains:
         assert len(history.history["loss"]) == 1
@@ -157,9 +173,9 @@ def test_each_algorithm_builds_and_trains(mode, tmp_path):
     alg.train_classifier(x, y, x, y, stacked=False)
     assert os.path.isfile(alg.classifier_path(True))
     assert os.path.isfile(alg.classifier_path(False))
-    loss = alg.test(x)
+    loss = alg.evaluate_autoencoder(x)
     assert np.isfinite(loss)
-    result = alg.test_classifier(x, y, stacked=False)
+    result = alg.evaluate_classifier(x, y, stacked=False)
     assert len(result) == 2 and np.isfinite(result[0])
     assert 0.0 <= result[1] <= 1.0
     assert alg.predict(x).shape == x.shape
@@ -170,11 +186,11 @@ def test_each_algorithm_builds_and_trains(mode, tmp_path):
 def test_graph_mode_protocol(tmp_path):
     alg = make_alg("groupwtacrnn", tmp_path, run_eagerly=False, clipnorm=1.0)
     x, y = make_data(n=6)  # batch 4 + a last partial batch of 2
-    history = alg.train(x, plot=False)
+    history = alg.pretrain(x)
     assert np.isfinite(history.history["loss"][0])
     alg.load_pretrained()
     alg.train_classifier(x, y, stacked=False)
-    assert np.isfinite(alg.test(x))
+    assert np.isfinite(alg.evaluate_autoencoder(x))
 
 
 # --------------------------------------------------------------------------
@@ -200,11 +216,11 @@ def test_autoencoder_loss_matches_numpy(mode, overrides, tmp_path):
         x[0, 0, :2] = pad_value  # some padded pixels
     pred = alg.predict(x)
     expected = np_recon_loss(
-        x, pred, gc.ALGORITHMS[mode].next_frame, pad_value
+        x, pred, get_algorithm(mode).next_frame, pad_value
     )
-    np.testing.assert_allclose(alg.test(x), expected, rtol=1e-5)
+    np.testing.assert_allclose(alg.evaluate_autoencoder(x), expected, rtol=1e-5)
     if pad_value is not None:
-        unmasked = np_recon_loss(x, pred, gc.ALGORITHMS[mode].next_frame)
+        unmasked = np_recon_loss(x, pred, get_algorithm(mode).next_frame)
         assert abs(expected - unmasked) > 1e-3
 
 
@@ -216,22 +232,22 @@ def test_slowness_penalty_is_added_to_the_autoencoder_loss(tmp_path):
     penalty = 0.5 * np.mean(np.abs(n[:, 1:] - n[:, :-1]))
     expected = np_recon_loss(x, alg.predict(x)) + penalty
     assert penalty > 1e-3
-    np.testing.assert_allclose(alg.test(x), expected, rtol=1e-5)
+    np.testing.assert_allclose(alg.evaluate_autoencoder(x), expected, rtol=1e-5)
 
 
 def test_l2_reaches_every_kernel(tmp_path):
     alg = make_alg("wtacrnn", tmp_path, l2=0.01)
     x, _ = make_data()
-    kernels = [alg.encoder.get_layer(f"conv{i}").kernel for i in (1, 2, 3)]
-    kernels.append(alg.encoder.get_layer("crnn").cell.kernel)
-    kernels.append(alg.decoder.get_layer("deconv").kernel)
+    kernels = [alg.model.encoder.get_layer(f"conv{i}").kernel for i in (1, 2, 3)]
+    kernels.append(alg.model.encoder.get_layer("crnn").cell.kernel)
+    kernels.append(alg.model.decoder.get_layer("deconv").kernel)
     l2 = sum(0.01 * np.sum(np.square(np.asarray(k))) for k in kernels)
     expected = np_recon_loss(x, alg.predict(x), next_frame=True) + l2
-    np.testing.assert_allclose(alg.test(x), expected, rtol=1e-5)
-    head = alg.classifier.get_layer("logits").kernel
-    assert len(alg.classifier.losses) == 1
+    np.testing.assert_allclose(alg.evaluate_autoencoder(x), expected, rtol=1e-5)
+    head = alg.model.head.get_layer("logits").kernel
+    assert len(alg.model.head.losses) == 1
     np.testing.assert_allclose(
-        float(alg.classifier.losses[0]),
+        float(alg.model.head.losses[0]),
         0.01 * np.sum(np.square(np.asarray(head))),
         rtol=1e-5,
     )
@@ -245,15 +261,30 @@ def test_classifier_loss_is_keras2_crossentropy(tmp_path):
     loss = np.mean(-np.sum(y * np.log(p), axis=-1))
     acc = np.mean(p.argmax(-1) == y.argmax(-1))
     for stacked in (True, False):
-        got = alg.test_classifier(x, y, stacked=stacked)
+        got = alg.evaluate_classifier(x, y, stacked=stacked)
         np.testing.assert_allclose(got, [loss, acc], rtol=1e-5)
 
 
 def test_next_frame_needs_two_frames(tmp_path):
-    alg = make_alg("wtacrnn", tmp_path, shape1=1)
+    alg = make_alg("wtacrnn", tmp_path, clip_length=1)
     x, _ = make_data(t=1)
     with pytest.raises(ValueError, match="at least 2 frames"):
-        alg.train(x)
+        alg.pretrain(x)
+
+
+def test_clips_longer_than_built_for_name_clip_length(tmp_path):
+    alg = make_alg("groupwtacrnn", tmp_path)
+    x, y = make_data(t=T + 2)
+    message = (rf"built for `clip_length`={T} frames.*"
+               rf"Received: clip_length={T + 2} \(x.shape=\({N}, {T + 2}, ")
+    with pytest.raises(ValueError, match=message):
+        alg.pretrain(x)
+    with pytest.raises(ValueError, match=message):
+        alg.train_classifier(x, y)
+    with pytest.raises(ValueError, match="Received: clip_length=5"):
+        alg.model(x)  # the model itself, before Keras' own shape check
+    with pytest.raises(ValueError, match=r"Received: x.shape=\(4, 3, 8, 8, 3\)"):
+        alg.evaluate_classifier(np.zeros((N, T, H, W, 3), "float32"), y)
 
 
 # --------------------------------------------------------------------------
@@ -293,9 +324,9 @@ def test_classifier_never_sees_the_sparsity(tmp_path):
     alg = make_alg("groupwtacnn", tmp_path)
     x, _ = make_data()
     for model in (alg.stacked_classifier, alg.endtoend_classifier):
-        assert alg.sparsity not in model.layers
-        assert alg.encoder in model.layers and alg.classifier in model.layers
-    assert alg.sparsity in alg.autoencoder.layers
+        assert alg.model.bottleneck not in model.layers
+        assert alg.model.encoder in model.layers and alg.model.head in model.layers
+    assert alg.model.bottleneck in alg.autoencoder.layers
     kernel, bias = head_weights(alg)
     dense = alg.encode(x, sparse=False)
     code = alg.encode(x, sparse=True)
@@ -312,23 +343,23 @@ def test_classifier_never_sees_the_sparsity(tmp_path):
 def test_stacked_freezes_encoder_and_endtoend_trains_it(tmp_path):
     alg = make_alg("wtacrnn", tmp_path, lr=1e-2)
     x, y = make_data()
-    alg.train(x, plot=False)
+    alg.pretrain(x)
     alg.load_pretrained()
-    encoder0, head0 = weights_of(alg.encoder), weights_of(alg.classifier)
-    decoder0 = weights_of(alg.decoder)
+    encoder0, head0 = weights_of(alg.model.encoder), weights_of(alg.model.head)
+    decoder0 = weights_of(alg.model.decoder)
     alg.train_classifier(x, y, stacked=True)
-    assert same(encoder0, weights_of(alg.encoder))
-    head1 = weights_of(alg.classifier)
+    assert same(encoder0, weights_of(alg.model.encoder))
+    head1 = weights_of(alg.model.head)
     assert not same(head0, head1)
     alg.train_classifier(x, y, stacked=False)
-    encoder2 = weights_of(alg.encoder)
+    encoder2 = weights_of(alg.model.encoder)
     assert all(not np.array_equal(a, b) for a, b in zip(encoder0, encoder2))
-    assert not same(head1, weights_of(alg.classifier))
-    assert same(decoder0, weights_of(alg.decoder))
+    assert not same(head1, weights_of(alg.model.head))
+    assert same(decoder0, weights_of(alg.model.decoder))
     # The autoencoder fit trains the encoder again after a stacked stage.
     alg.train_classifier(x, y, stacked=True)
-    alg.train(x, plot=False)
-    assert not same(encoder2, weights_of(alg.encoder))
+    alg.pretrain(x)
+    assert not same(encoder2, weights_of(alg.model.encoder))
 
 
 def test_optimizers_and_global_norm_clipping(tmp_path):
@@ -347,9 +378,9 @@ def test_optimizers_and_global_norm_clipping(tmp_path):
     # One SGD step from zero momentum moves all variables together by
     # exactly lr / 10 * clipnorm (global norm), whatever the gradient size.
     x, y = make_data()
-    before = weights_of(alg.encoder) + weights_of(alg.classifier)
+    before = weights_of(alg.model.encoder) + weights_of(alg.model.head)
     alg.train_classifier(x, y, stacked=False)
-    after = weights_of(alg.encoder) + weights_of(alg.classifier)
+    after = weights_of(alg.model.encoder) + weights_of(alg.model.head)
     step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(after, before)))
     np.testing.assert_allclose(step, 0.1 * 1e-3, rtol=1e-3)
 
@@ -377,14 +408,14 @@ class HeadRecorder(keras.callbacks.Callback):
 def test_carry_over_shares_head_and_optimizer_state(tmp_path):
     alg = make_alg("wtacnn", tmp_path, carry_over=True)
     x, y = make_data()
-    rec = HeadRecorder(lambda: alg.classifier)
-    alg.train(x, plot=False)
+    rec = HeadRecorder(lambda: alg.model.head)
+    alg.pretrain(x)
     alg.load_pretrained()
     alg.train_classifier(x, y, x, y, stacked=True, callbacks=[rec])
-    best_stacked = weights_of(alg.classifier)
+    best_stacked = weights_of(alg.model.head)
     alg.train_classifier(x, y, x, y, stacked=False, callbacks=[rec])
     assert same(rec.begin[1], best_stacked)  # end-to-end from stacked head
-    last_e2e = weights_of(alg.classifier)
+    last_e2e = weights_of(alg.model.head)
     alg.load_pretrained()  # the next labelled size
     alg.train_classifier(x, y, x, y, stacked=True, callbacks=[rec])
     assert same(rec.begin[2], last_e2e)  # stacked from end-to-end head
@@ -396,15 +427,15 @@ def test_without_carry_over_stages_start_fresh_but_endtoend_from_stacked(
         tmp_path):
     alg = make_alg("wtacnn", tmp_path, carry_over=False)
     x, y = make_data()
-    rec = HeadRecorder(lambda: alg.classifier)
-    alg.train(x, plot=False)
+    rec = HeadRecorder(lambda: alg.model.head)
+    alg.pretrain(x)
     alg.load_pretrained()
     alg.train_classifier(x, y, x, y, stacked=True, callbacks=[rec])
-    best_stacked = weights_of(alg.classifier)
+    best_stacked = weights_of(alg.model.head)
     alg.train_classifier(x, y, x, y, stacked=False, callbacks=[rec])
     assert same(rec.begin[1], best_stacked)  # spec 9.4, even without carry
     assert int(alg.endtoend_classifier.optimizer.iterations) == 1
-    last_e2e = weights_of(alg.classifier)
+    last_e2e = weights_of(alg.model.head)
     alg.load_pretrained()
     alg.train_classifier(x, y, x, y, stacked=True, callbacks=[rec])
     assert not same(rec.begin[2], last_e2e)
@@ -416,7 +447,7 @@ def test_early_stopping_restores_best_weights(tmp_path):
     alg = make_alg("wtacnn", tmp_path, epochs=10, patience=1, lr=0.05)
     x, y = make_data()
     y_val = np.roll(y, 1, axis=1)  # contradicts the training labels
-    rec = HeadRecorder(lambda: alg.classifier)
+    rec = HeadRecorder(lambda: alg.model.head)
     history = alg.train_classifier(
         x, y, x, y_val, stacked=True, callbacks=[rec]
     )
@@ -424,10 +455,10 @@ def test_early_stopping_restores_best_weights(tmp_path):
     assert len(val_losses) < 10  # stopped early
     best = int(np.argmin(val_losses))
     assert best < len(val_losses) - 1
-    assert same(weights_of(alg.classifier), rec.epochs[best][1])
+    assert same(weights_of(alg.model.head), rec.epochs[best][1])
     assert history.history["val_loss"] == pytest.approx(val_losses)
     np.testing.assert_allclose(
-        alg.test_classifier(x, y_val)[0], val_losses[best], rtol=1e-4
+        alg.evaluate_classifier(x, y_val)[0], val_losses[best], rtol=1e-4
     )
     # Restoring the best weights does not roll the optimizer back (Keras
     # 2.2.4 weight files hold no optimizer state).
@@ -439,15 +470,13 @@ def test_early_stopping_restores_best_weights(tmp_path):
 
 def test_callbacks_hook_logs_every_fit(tmp_path):
     seen = []
-    alg = TemporalAutoencoder(
-        make_config("groupwtacnn"), str(tmp_path), verbose=0,
-        callbacks=[gc.ScalarLogger(lambda *a: seen.append(a[0]))],
-    ).build()
+    alg = make_alg("groupwtacnn", tmp_path,
+                   callbacks=[EpochLogger(lambda *a: seen.append(a[0]))])
     x, y = make_data()
-    alg.train(x, plot=False)
+    alg.pretrain(x)
     alg.train_classifier(
         x, y, x, y, stacked=True,
-        callbacks=[gc.ScalarLogger(lambda *a: seen.append(a[0]), "stacked")],
+        callbacks=[EpochLogger(lambda *a: seen.append(a[0]), "stacked.")],
     )
     assert seen[0] == "loss"
     assert {"accuracy", "val_loss", "val_accuracy"} <= set(seen)
@@ -458,7 +487,7 @@ def test_randominit_train_only_saves_initial_weights(tmp_path):
     alg = make_alg("randominitcrnn", tmp_path)
     x, _ = make_data()
     initial = weights_of(alg.autoencoder)
-    assert alg.train(x) is None
+    assert alg.pretrain(x) is None
     assert not os.path.exists(tmp_path / "decoder_weights.png")
     other = make_alg("randominitcrnn", tmp_path / "other")
     other.load_pretrained(alg.autoencoder_path)
@@ -470,13 +499,14 @@ def test_randominit_train_only_saves_initial_weights(tmp_path):
 # --------------------------------------------------------------------------
 
 
-def test_with_time_steps_keeps_weights(tmp_path):
+def test_with_clip_length_keeps_weights(tmp_path):
     alg = make_alg("groupwtacnn", tmp_path)
     x, y = make_data(t=5)
-    alg5 = alg.with_time_steps(5)
-    assert alg5.input_shape == (5, H, W, C) and alg.input_shape[0] == T
-    for name in ("encoder", "decoder", "classifier"):
-        old, new = getattr(alg, name), getattr(alg5, name)
+    alg5 = alg.with_clip_length(5)
+    assert alg5.model.input_shape == (None, 5, H, W, C)
+    assert alg.model.clip_length == T and alg5.model.clip_length == 5
+    for name in ("encoder", "decoder", "head"):
+        old, new = getattr(alg.model, name), getattr(alg5.model, name)
         assert same(weights_of(old), weights_of(new))
     # Per-frame encoder: the first T frames give the same features.
     np.testing.assert_allclose(
@@ -490,7 +520,7 @@ def test_with_time_steps_keeps_weights(tmp_path):
         np_head(alg5.encode(x, sparse=False), kernel, bias),
         atol=1e-5,
     )
-    any_length = alg.with_time_steps(None)
+    any_length = alg.with_clip_length(None)
     for t in (2, 4):
         assert any_length.predict_classifier(x[:, :t]).shape == (N, CLASSES)
 
@@ -498,13 +528,13 @@ def test_with_time_steps_keeps_weights(tmp_path):
 def test_weight_files_round_trip(tmp_path):
     alg = make_alg("groupwtacrnn", tmp_path)
     x, y = make_data()
-    alg.train(x, plot=False)
+    alg.pretrain(x)
     # The compiled autoencoder also survives a `.keras` round trip.
     keras_path = str(tmp_path / "autoencoder.keras")
     alg.autoencoder.save(keras_path)
     loaded = keras.saving.load_model(keras_path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), alg.predict(x))
-    assert isinstance(loaded.loss, gc.FrameReconstructionLoss)
+    assert isinstance(loaded.loss, losses.FrameReconstructionLoss)
     assert loaded.loss.next_frame
     alg.train_classifier(x, y, x, y, stacked=True)
     trained = weights_of(alg.stacked_classifier)
@@ -515,45 +545,61 @@ def test_weight_files_round_trip(tmp_path):
     assert same(trained, weights_of(fresh.endtoend_classifier))
     with pytest.raises(FileNotFoundError, match="Received: path="):
         fresh.load_classifier(str(tmp_path / "missing.weights.h5"))
-    with pytest.raises(FileNotFoundError, match="run `train\\(\\)` first"):
+    with pytest.raises(FileNotFoundError, match="run `pretrain\\(\\)` first"):
         make_alg("wtacnn", tmp_path / "empty").load_pretrained()
 
 
 def test_plots(tmp_path):
     alg = make_alg("groupwtacnn", tmp_path, filters=8, groups=4)
     x, _ = make_data()
-    alg.train(x)  # draws decoder_weights.png with the default figure
-    assert os.path.isfile(os.path.join(str(tmp_path), "decoder_weights.png"))
-    path = alg.plot_predictions(
-        x, str(tmp_path / "videos.png"), "train", figsize=(3, 3), dpi=30
-    )
+    alg.pretrain(x)
+    path = autoencoder_plots.plot_decoder_weights(
+        alg.model, str(tmp_path / "decoder_weights.png"), figsize=(3, 3),
+        dpi=30)
+    assert os.path.getsize(path) > 0
+    path = autoencoder_plots.plot_predictions(
+        alg.model, x, str(tmp_path / "videos.png"), "train", figsize=(3, 3),
+        dpi=30)
     assert os.path.getsize(path) > 0
 
 
-def test_config_validation(tmp_path):
+def test_model_and_settings_validation():
     base = make_config("groupwtacrnn")
-    full = validate_config(base)
-    assert full["carry_over"] is True and full["clipnorm"] == 0.0
-    with pytest.raises(ValueError, match=r"keys \['k_spacial'\]"):
-        validate_config({**base, "k_spacial": 1})
-    missing = dict(base)
-    del missing["shape4"]
-    with pytest.raises(ValueError, match=r"required keys \['shape4'\]"):
-        validate_config(missing)
+    model_kwargs = {k: v for k, v in base.items() if k not in TRAINING}
+    with pytest.raises(ValueError, match="Received: k_spacial=1"):
+        TemporalAutoencoder(**model_kwargs, k_spacial=1)
     with pytest.raises(ValueError, match="Received: groups=3"):
-        validate_config({**base, "groups": 3})
-    with pytest.raises(ValueError, match="Received: gpus=2"):
-        validate_config({**base, "gpus": 2})
-    with pytest.raises(ValueError, match="Received: mode='cnn'"):
-        validate_config({**base, "mode": "cnn"})
-    with pytest.raises(ValueError, match="for mode vgg19"):
-        validate_config({**base, "mode": "vgg19"})
+        TemporalAutoencoder(**{**model_kwargs, "groups": 3})
+    with pytest.raises(ValueError, match="Received: algorithm='cnn'"):
+        TemporalAutoencoder(**{**model_kwargs, "algorithm": "cnn"})
+    with pytest.raises(ValueError, match="for the vgg19 algorithm"):
+        TemporalAutoencoder(**{**model_kwargs, "algorithm": "vgg19"})
     with pytest.raises(ValueError, match="Received: filters=None"):
-        validate_config({**base, "filters": None})
-    # The paper's vgg19 configs keep the CNN keys; they are ignored.
-    validate_config(
-        {**base, "mode": "vgg19", "shape2": 32, "shape3": 32, "shape4": 3}
-    )
+        TemporalAutoencoder(**{**model_kwargs, "filters": None})
+    with pytest.raises(ValueError, match="Received: clip_length=0"):
+        TemporalAutoencoder(**{**model_kwargs, "clip_length": 0})
+    with pytest.raises(ValueError, match="Received: epochs=-1"):
+        AutoencoderTrainingConfig(epochs=-1)
+    with pytest.raises(ValueError, match="Received: momentum=1"):
+        AutoencoderTrainingConfig(momentum=1)
+    assert AutoencoderTrainingConfig().carry_over is True
+
+
+def test_model_keras_file_round_trip(tmp_path):
+    model = TemporalAutoencoder(**{
+        k: v for k, v in make_config("slowgroupwtacnn").items()
+        if k not in TRAINING})
+    x, _ = make_data()
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, TemporalAutoencoder)
+    assert loaded.get_config() == model.get_config()
+    for key in ("reconstruction", "probabilities"):
+        np.testing.assert_allclose(
+            np.asarray(loaded(x)[key]), np.asarray(model(x)[key]), atol=1e-6)
+    assert isinstance(loaded.reconstruction_loss(),
+                      losses.FrameReconstructionLoss)
 
 
 # --------------------------------------------------------------------------
@@ -568,7 +614,7 @@ def vgg19_weights(tmp_path_factory):
     vgg = keras.applications.VGG19(
         include_top=False, weights=None, input_shape=(32, 32, 3)
     )
-    path = tmp_path_factory.mktemp("vgg") / gc.VGG19_WEIGHTS_FILE
+    path = tmp_path_factory.mktemp("vgg") / encoders.VGG19_WEIGHTS_FILE
     reference = {}
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [layer.name.encode() for layer in vgg.layers]
@@ -586,40 +632,39 @@ def vgg19_weights(tmp_path_factory):
 
 
 def test_vgg19_without_weights_is_a_clear_error(tmp_path):
-    config = make_config("vgg19", shape2=32, shape3=32, shape4=3)
-    alg = TemporalAutoencoder(config, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=gc.VGG19_WEIGHTS_FILE):
-        alg.build()
+    with pytest.raises(FileNotFoundError, match=encoders.VGG19_WEIGHTS_FILE):
+        make_alg("vgg19", tmp_path, image_size=(32, 32), channels=3)
 
 
 @pytest.mark.slow
 def test_vgg19_protocol(vgg19_weights, tmp_path):
     path, reference = vgg19_weights
     alg = make_alg(
-        "vgg19", tmp_path, shape1=2, shape2=32, shape3=32, shape4=3,
+        "vgg19", tmp_path, clip_length=2, image_size=(32, 32), channels=3,
         vgg19_weights=path, lr=1e-2,
     )
-    vgg = alg.encoder.get_layer("vgg19")
+    vgg = alg.model.encoder.get_layer("vgg19")
     np.testing.assert_array_equal(
         np.asarray(vgg.get_layer("block3_conv2").kernel),
         reference["block3_conv2/kernel:0"],
     )
-    assert alg.encoder.output.shape == (None, 2, 1, 1, 512)
-    assert "max_pool" not in [layer.name for layer in alg.classifier.layers]
+    assert alg.model.encoder.output.shape == (None, 2, 1, 1, 512)
+    assert "max_pool" not in [layer.name for layer in alg.model.head.layers]
     rng = np.random.default_rng(0)
     x = rng.random((N, 2, 32, 32, 3)).astype("float32") * 255.0
     y = np.eye(CLASSES, dtype="float32")[np.arange(N) % CLASSES]
 
-    assert alg.train(x) is None  # saves the ImageNet encoder only
-    assert alg.test(x) is None
-    assert alg.plot_predictions(x, str(tmp_path / "v.png")) is None
+    assert alg.pretrain(x) is None  # saves the ImageNet encoder only
+    assert alg.evaluate_autoencoder(x) is None
+    assert autoencoder_plots.plot_predictions(
+        alg.model, x, str(tmp_path / "v.png")) is None
     alg.load_pretrained()
     vgg0 = {layer.name: weights_of(layer) for layer in vgg.layers}
-    head0 = weights_of(alg.classifier)
+    head0 = weights_of(alg.model.head)
     alg.train_classifier(x, y, x, y, stacked=True)
     for layer in vgg.layers:
         assert same(vgg0[layer.name], weights_of(layer))
-    head1 = weights_of(alg.classifier)
+    head1 = weights_of(alg.model.head)
     assert not same(head0, head1)
     alg.train_classifier(x, y, x, y, stacked=False)
     changed = {
@@ -627,10 +672,10 @@ def test_vgg19_protocol(vgg19_weights, tmp_path):
         if not same(vgg0[layer.name], weights_of(layer))
     }
     assert changed == {"block5_conv4"}
-    assert not same(head1, weights_of(alg.classifier))
+    assert not same(head1, weights_of(alg.model.head))
     assert [v.path for v in alg.endtoend_classifier.trainable_variables] == [
         "block5_conv4/kernel", "block5_conv4/bias", "logits/kernel",
         "logits/bias",
     ]
-    result = alg.test_classifier(x, y)
+    result = alg.evaluate_classifier(x, y)
     assert len(result) == 2 and np.isfinite(result[0])

@@ -1,4 +1,5 @@
-"""Tests of the group k-sparse temporal CNN building blocks."""
+"""Tests of the temporal autoencoder parts: presets, losses, blocks, encoders,
+decoders (each against NumPy or the spec table)."""
 
 import os
 
@@ -6,7 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from deltasparse.models.temporal_autoencoder import components as gc
+from deltasparse.models.temporal_autoencoder import blocks
+from deltasparse.models.temporal_autoencoder import decoders
+from deltasparse.models.temporal_autoencoder import encoders
+from deltasparse.models.temporal_autoencoder import losses
+from deltasparse.models.temporal_autoencoder import temporal_autoencoder_presets as presets
+from deltasparse.training.autoencoder_protocol import EpochLogger
 from deltasparse.testing import TestCase
 
 RNG = np.random.default_rng(0)
@@ -23,7 +29,7 @@ def np_group_norms(x, groups, eps=1e-7):
 
 
 def test_registry_matches_spec_table():
-    a = gc.ALGORITHMS
+    a = {name: presets.get_algorithm(name) for name in presets.ALGORITHMS}
     assert len(a) == 10
     assert [m for m in a if a[m].recurrent] == [
         "wtacrnn", "randominitcrnn", "denoisingcrnn", "groupwtacrnn"
@@ -42,9 +48,15 @@ def test_registry_matches_spec_table():
     assert a["vgg19"].encoder == "vgg19"
 
 
-def test_unknown_mode():
-    with pytest.raises(ValueError, match="Received: mode='wta'"):
-        gc.get_algorithm("wta")
+def test_unknown_algorithm():
+    with pytest.raises(ValueError, match="Received: algorithm='wta'"):
+        presets.get_algorithm("wta")
+
+
+def test_preset_clipnorm_is_the_papers():
+    clipped = {n for n in presets.ALGORITHMS if presets.preset_clipnorm(n)}
+    assert clipped == {"wtacrnn", "groupwtacrnn", "randominitcrnn"}
+    assert presets.preset_clipnorm("groupwtacrnn") == 1.0
 
 
 # --------------------------------------------------------------------------
@@ -56,7 +68,7 @@ def test_reconstruction_loss_matches_numpy():
     true = RNG.random((2, 3, 4, 4, 3)).astype("float32")
     pred = RNG.random((2, 3, 4, 4, 3)).astype("float32")
     expected = np.mean(np.mean((pred - true) ** 2, axis=-1))
-    got = gc.FrameReconstructionLoss()(true, pred)
+    got = losses.FrameReconstructionLoss()(true, pred)
     np.testing.assert_allclose(float(got), expected, rtol=1e-6)
 
 
@@ -64,7 +76,7 @@ def test_next_frame_loss_matches_numpy():
     true = RNG.random((2, 4, 4, 4, 2)).astype("float32")
     pred = RNG.random((2, 4, 4, 4, 2)).astype("float32")
     expected = np.mean(np.mean((pred[:, :-1] - true[:, 1:]) ** 2, axis=-1))
-    got = gc.FrameReconstructionLoss(next_frame=True)(true, pred)
+    got = losses.FrameReconstructionLoss(next_frame=True)(true, pred)
     np.testing.assert_allclose(float(got), expected, rtol=1e-6)
 
 
@@ -77,18 +89,18 @@ def test_masked_loss_keeps_channel_divisor(next_frame):
     p, t = (pred[:, :-1], true[:, 1:]) if next_frame else (pred, true)
     per_element = np.sum((p - t) ** 2 * (t != -1.0), axis=-1) / 3.0
     expected = np.mean(per_element)
-    got = gc.FrameReconstructionLoss(next_frame=next_frame, pad_value=-1)(
+    got = losses.FrameReconstructionLoss(next_frame=next_frame, pad_value=-1)(
         true, pred
     )
     np.testing.assert_allclose(float(got), expected, rtol=1e-6)
-    unmasked = gc.FrameReconstructionLoss(next_frame=next_frame)(true, pred)
+    unmasked = losses.FrameReconstructionLoss(next_frame=next_frame)(true, pred)
     assert float(got) < float(unmasked)
 
 
 def test_reconstruction_loss_serialization():
-    loss = gc.FrameReconstructionLoss(next_frame=True, pad_value=-1)
+    loss = losses.FrameReconstructionLoss(next_frame=True, pad_value=-1)
     clone = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert isinstance(clone, gc.FrameReconstructionLoss)
+    assert isinstance(clone, losses.FrameReconstructionLoss)
     assert clone.next_frame and clone.pad_value == -1.0
 
 
@@ -103,12 +115,12 @@ def test_keras2_crossentropy_matches_numpy_and_clips():
     p = RNG.random((5, 4)).astype("float32")
     p[0] = [1.0, 0.0, 0.0, 0.0]  # perfect: clipped at 1 - eps
     p[4] = [0.0, 1.0, 0.0, 0.0]  # hopeless: clipped at eps, not inf
-    per_sample = gc.keras2_categorical_crossentropy(y, p)
+    per_sample = losses.keras2_categorical_crossentropy(y, p)
     np.testing.assert_allclose(
         np.asarray(per_sample), _np_keras2_cce(y, p), rtol=1e-5, atol=1e-6
     )
     np.testing.assert_allclose(float(per_sample[4]), -np.log(1e-7), rtol=1e-5)
-    mean = gc.Keras2CategoricalCrossentropy()(y, p)
+    mean = losses.Keras2CategoricalCrossentropy()(y, p)
     np.testing.assert_allclose(
         float(mean), _np_keras2_cce(y, p).mean(), rtol=1e-5
     )
@@ -120,7 +132,7 @@ def test_keras2_crossentropy_ignores_softmax_logits_shortcut():
     logits = keras.ops.convert_to_tensor([[40.0, 0.0]])
     probs = keras.activations.softmax(logits)
     y = np.array([[0.0, 1.0]], "float32")
-    got = float(gc.Keras2CategoricalCrossentropy()(y, probs))
+    got = float(losses.Keras2CategoricalCrossentropy()(y, probs))
     np.testing.assert_allclose(got, -np.log(1e-7), rtol=1e-5)
 
 
@@ -132,7 +144,7 @@ def test_keras2_crossentropy_ignores_softmax_logits_shortcut():
 class GroupSlownessPenaltyTest(TestCase):
     def test_basics(self):
         self.run_layer_test(
-            gc.GroupSlownessPenalty,
+            blocks.GroupSlownessPenalty,
             init_kwargs={"groups": 2, "l1_slow": 1e-2},
             input_shape=(2, 3, 4, 4, 4),
             expected_output_shape=(2, 3, 4, 4, 4),
@@ -146,7 +158,7 @@ class GroupSlownessPenaltyTest(TestCase):
     def test_penalty_matches_numpy(self):
         x = RNG.random((2, 4, 3, 3, 6)).astype("float32")
         x[:, 1, :, :, :3] = 0.0  # all-zero groups: norm sqrt(eps)
-        layer = gc.GroupSlownessPenalty(groups=3, l1_slow=0.5)
+        layer = blocks.GroupSlownessPenalty(groups=3, l1_slow=0.5)
         out = layer(x)
         self.assertAllClose(out, x)
         n = np_group_norms(x.astype("float64"), 3)
@@ -158,9 +170,9 @@ class GroupSlownessPenaltyTest(TestCase):
         # Keras 3 activity regularizers divide by the batch size; Keras
         # 2.2.4, which the original used, does not.
         x = RNG.random((1, 3, 2, 2, 2)).astype("float32")
-        single = gc.GroupSlownessPenalty(groups=1, l1_slow=1.0)
+        single = blocks.GroupSlownessPenalty(groups=1, l1_slow=1.0)
         single(x)
-        double = gc.GroupSlownessPenalty(groups=1, l1_slow=1.0)
+        double = blocks.GroupSlownessPenalty(groups=1, l1_slow=1.0)
         double(np.concatenate([x, x]))
         self.assertAllClose(
             float(single.losses[0]), float(double.losses[0]), rtol=1e-6
@@ -168,11 +180,11 @@ class GroupSlownessPenaltyTest(TestCase):
 
     def test_invalid_arguments(self):
         with self.assertRaisesRegex(ValueError, "Received: groups=0"):
-            gc.GroupSlownessPenalty(groups=0, l1_slow=1.0)
+            blocks.GroupSlownessPenalty(groups=0, l1_slow=1.0)
         with self.assertRaisesRegex(ValueError, "Received: l1_slow=-1"):
-            gc.GroupSlownessPenalty(groups=1, l1_slow=-1)
+            blocks.GroupSlownessPenalty(groups=1, l1_slow=-1)
         with self.assertRaisesRegex(ValueError, "divisible by `groups`"):
-            gc.GroupSlownessPenalty(groups=4, l1_slow=1.0)(
+            blocks.GroupSlownessPenalty(groups=4, l1_slow=1.0)(
                 np.zeros((1, 2, 2, 2, 6), "float32")
             )
 
@@ -183,7 +195,7 @@ class GroupSlownessPenaltyTest(TestCase):
 
 
 def test_cnn_encoder_structure_and_l2():
-    enc = gc.build_cnn_encoder(
+    enc = encoders.build_cnn_encoder(
         (3, 8, 8, 1), 4, 3, l2=0.1, recurrent=True, input_dropout=0.3
     )
     names = [layer.name for layer in enc.layers]
@@ -205,7 +217,7 @@ def test_cnn_encoder_structure_and_l2():
 
 
 def test_cnn_encoder_folds_time_like_per_frame_conv():
-    enc = gc.build_cnn_encoder((3, 6, 6, 2), 4, 3)
+    enc = encoders.build_cnn_encoder((3, 6, 6, 2), 4, 3)
     x = RNG.random((2, 3, 6, 6, 2)).astype("float32")
     frame = keras.Sequential(
         [enc.get_layer(f"conv{i}") for i in (1, 2, 3)]
@@ -217,19 +229,19 @@ def test_cnn_encoder_folds_time_like_per_frame_conv():
 
 
 def test_decoder_and_classifier_shapes():
-    dec = gc.build_decoder((3, 8, 8, 4), channels=3, kernel_size=5, l2=0.0)
+    dec = decoders.build_decoder((3, 8, 8, 4), channels=3, kernel_size=5, l2=0.0)
     assert dec.output.shape == (None, 3, 8, 8, 3)
     deconv = dec.get_layer("deconv")
     assert deconv.kernel.shape == (5, 5, 3, 4)
     assert deconv.activation is keras.activations.linear
-    head = gc.build_classifier((3, 8, 8, 4), classes=5, pool_size=2)
+    head = decoders.build_classifier_head((3, 8, 8, 4), num_classes=5, pool_size=2)
     assert head.get_layer("logits").kernel.shape == (4 * 4 * 4, 5)
-    no_pool = gc.build_classifier((3, 1, 1, 4), classes=5, pool_size=None)
+    no_pool = decoders.build_classifier_head((3, 1, 1, 4), num_classes=5, pool_size=None)
     assert "max_pool" not in [layer.name for layer in no_pool.layers]
 
 
 def test_classifier_matches_numpy_on_any_length():
-    head = gc.build_classifier((None, 4, 4, 2), classes=3, pool_size=2)
+    head = decoders.build_classifier_head((None, 4, 4, 2), num_classes=3, pool_size=2)
     x = RNG.random((2, 5, 4, 4, 2)).astype("float32")
     w, b = (np.asarray(v) for v in head.get_layer("logits").weights)
     pooled = x.reshape(2, 5, 2, 2, 2, 2, 2).max(axis=(3, 5))
@@ -241,54 +253,54 @@ def test_classifier_matches_numpy_on_any_length():
 
 def test_sparsity_kinds_build():
     shape = (2, 4, 4, 4)
-    for kind in gc.SPARSITY_KINDS:
-        model = gc.build_sparsity(kind, shape, groups=2, l1_slow=1e-3)
+    for kind in blocks.SPARSITY_KINDS:
+        model = blocks.build_sparsity(kind, shape, groups=2, l1_slow=1e-3)
         assert model.output.shape == (None,) + shape
     with pytest.raises(ValueError, match="Received: kind='topk'"):
-        gc.build_sparsity("topk", shape)
+        blocks.build_sparsity("topk", shape)
 
 
 def test_set_encoder_trainable_toggles_cnn():
-    enc = gc.build_cnn_encoder((2, 4, 4, 1), 2, 3)
-    gc.set_encoder_trainable(enc, False)
+    enc = encoders.build_cnn_encoder((2, 4, 4, 1), 2, 3)
+    encoders.set_encoder_trainable(enc, False)
     assert enc.trainable_variables == []
-    gc.set_encoder_trainable(enc, True)
+    encoders.set_encoder_trainable(enc, True)
     assert len(enc.trainable_variables) == 6
 
 
 def test_missing_vgg19_weights_is_a_clear_error(tmp_path):
     for path in (None, str(tmp_path / "nope.h5")):
         with pytest.raises(FileNotFoundError) as info:
-            gc.build_vgg19_encoder(2, path)
+            encoders.build_vgg19_encoder(2, path)
         message = str(info.value)
-        assert gc.VGG19_WEIGHTS_FILE in message
-        assert "config['vgg19_weights']" in message
+        assert encoders.VGG19_WEIGHTS_FILE in message
+        assert "`vgg19_weights`" in message
         assert message.endswith(f"Received: vgg19_weights={path!r}")
 
 
-def test_scalar_logger_in_fit():
+def test_epoch_logger_in_fit():
     seen = []
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse", run_eagerly=True)
     model.fit(
         np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
-        callbacks=[gc.ScalarLogger(lambda *a: seen.append(a), prefix="ae")],
+        callbacks=[EpochLogger(lambda *a: seen.append(a), prefix="ae.")],
     )
     assert [(name, step) for name, _, step in seen] == [
         ("ae.loss", 0), ("ae.loss", 1)
     ]
     assert all(isinstance(value, float) for _, value, _ in seen)
-    with pytest.raises(ValueError, match="Received: log_fn=3"):
-        gc.ScalarLogger(3)
+    with pytest.raises(ValueError, match="Received: log_scalar=3"):
+        EpochLogger(3)
 
 
 def test_vgg19_weight_file_constant():
-    assert gc.VGG19_WEIGHTS_URL.endswith(gc.VGG19_WEIGHTS_FILE)
-    assert os.path.basename(gc.VGG19_WEIGHTS_URL) == gc.VGG19_WEIGHTS_FILE
+    assert encoders.VGG19_WEIGHTS_URL.endswith(encoders.VGG19_WEIGHTS_FILE)
+    assert os.path.basename(encoders.VGG19_WEIGHTS_URL) == encoders.VGG19_WEIGHTS_FILE
 
 
 def test_slow_sparsity_model_keras_file_round_trip(tmp_path):
-    model = gc.build_sparsity(
+    model = blocks.build_sparsity(
         "slow_group_ksparse", (3, 4, 4, 4), k_spatial=2, k_lifetime=3,
         groups=2, l1_slow=0.25,
     )
