@@ -1,4 +1,4 @@
-"""Shared helpers of the group k-sparse experiment tests (not collected).
+"""Shared helpers of the temporal autoencoder experiment tests (not collected).
 
 - `load_script(name, results_root)`: a fresh module of
   `experiments/<name>.py` whose Sacred observer writes below
@@ -49,7 +49,7 @@ def load_script(name, results_root, monkeypatch):
     monkeypatch.setenv(sacred_utils.RESULTS_ENV, str(results_root))
     path = os.path.join(EXPERIMENTS, f"{name}.py")
     spec = importlib.util.spec_from_file_location(
-        f"_gks_script_{name}_{uuid.uuid4().hex}", path)
+        f"_autoencoder_script_{name}_{uuid.uuid4().hex}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
