@@ -14,6 +14,12 @@ data and sizes); everything they share is here:
   (config check, devices and seeds, data, model, protocol of
   `deltasparse.training.autoencoder_protocol`, and what the run records).
 
+Resuming a killed run: every training phase has its own Trainer checkpoint
+folder under `checkpoint_dir` (default: the run's folder). Start the same
+command again with `checkpoint_dir=<that folder> resume=True`: finished
+phases are skipped (their kept weights reloaded), the unfinished one goes on
+after its last finished epoch.
+
 Config keys renamed from the original `_algo` (see COMMON vocabulary):
 
 | before | now |
@@ -89,6 +95,9 @@ RENAMED_KEYS = {
 }
 """Original config key -> its name now (the table of the module docstring)."""
 
+ADDED_KEYS = ("checkpoint_dir", "resume")
+"""Config keys the original scripts did not have (resumable training)."""
+
 MODEL_KEYS = (
     "algorithm", "clip_length", "image_size", "channels", "num_classes",
     "filters", "encoder_kernel_size", "decoder_kernel_size", "k_spatial",
@@ -118,6 +127,8 @@ _DATA_PREPARE_HINT = {
 
 def autoencoder_config():
     vgg19_weights = None  # vgg19 only: ImageNet VGG19 no-top .h5 file
+    checkpoint_dir = None  # per-phase checkpoints; None = <run folder>/checkpoints
+    resume = False  # with a fixed checkpoint_dir: skip/continue its phases
     spatial_sparsity = True  # False (nospatial): k_spatial = H * W
     lifetime_sparsity = True  # False (nolifetime): k_lifetime = batch * T
     # reconstruction and decoder-weight PNGs
@@ -702,5 +713,7 @@ def run_experiment(name, _config, _run, _log=None):
         run_protocol = (protocols.coil100_protocol if name == "coil100"
                         else protocols.necanimal_protocol)
     model = build_model(model_kwargs)
-    out = run_protocol(*data, model, settings, run_directory(_run), **kwargs)
+    out = run_protocol(*data, model, settings, run_directory(_run),
+                       checkpoint_dir=c["checkpoint_dir"], resume=c["resume"],
+                       seed=c["seed"], **kwargs)
     return record_result(_run, out)

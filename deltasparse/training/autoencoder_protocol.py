@@ -18,8 +18,14 @@ the best epoch restored.
   (the experiment glue in `deltasparse.experiment.autoencoder_experiments`
   records the result in a run).
 
-Every fit goes through `fit_phase`, one small function, so that switching
-to a resumable trainer is local.
+Every fit goes through `fit_phase`, which runs the resumable
+`deltasparse.training.Trainer`: one checkpoint folder per phase
+(`<checkpoint_dir>/pretrain`, `<checkpoint_dir>/nl300.stacked`, ...), so a
+killed run started again with the same `checkpoint_dir` and `resume=True`
+skips the finished phases (their best weights are reloaded) and continues
+the unfinished one after its last finished epoch; every epoch logs
+`data_time`, `step_time` and `clips_per_second` too. Batches come from
+`ArrayBatches`, a per-epoch permutation derived from (seed, phase, epoch).
 
 Differences from the original code, all deliberate:
 
@@ -37,6 +43,10 @@ Differences from the original code, all deliberate:
 - Multi-GPU (`multi_gpu_model`) is not supported: it would split the
   lifetime competition over per-device sub-batches.
 - TensorFlow randomness is seeded by the caller; files go to `output_dir`.
+- The Trainer re-seeds the global random state at every epoch from
+  (seed, phase, epoch) and logs epoch figures with the 1-based epoch number
+  as step (the original had no logging). After a resume, early stopping's
+  patience counter restarts (the best value of the restored weights is carried over).
 """
 
 import csv
@@ -44,7 +54,9 @@ import dataclasses
 import logging
 import numbers
 import os
+import shutil
 import time
+import zlib
 
 import keras
 import numpy as np
@@ -52,6 +64,8 @@ import numpy as np
 from deltasparse.models.temporal_autoencoder.encoders import set_encoder_trainable
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
 from deltasparse.reporting import autoencoder_plots
+from deltasparse.training.trainer import Trainer
+from deltasparse.training.trainer import epoch_seed
 
 logger = logging.getLogger(__name__)
 
@@ -136,27 +150,104 @@ class AutoencoderTrainingConfig:
                                  f"Received: {name}={getattr(self, name)!r}")
 
 
-def fit_phase(model, x, y, settings, validation_data=None, callbacks=()):
-    """Runs one training phase (the single place every fit goes through).
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of in-memory arrays, in a fresh permutation per epoch.
 
-    Batches of `settings.batch_size`, samples shuffled every epoch, the last
-    partial batch kept, at most `settings.epochs` epochs.
+    Keras 2's `fit(shuffle=True)`: samples permuted, consecutive batches of
+    `batch_size`, the last partial batch kept. The permutation comes from
+    `seed`, so an epoch's batches are a function of (seed, epoch) and a
+    resumed run sees the batches of an uninterrupted one.
 
     Args:
-        model: a compiled `keras.Model`.
+        x: array `(N, ...)`.
+        y: array `(N, ...)`.
+        batch_size: int.
+        seed: int, or `None` for the original order (no shuffle).
+    """
+
+    def __init__(self, x, y, batch_size, seed=None):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, int(batch_size)
+        n = len(x)
+        self.order = (np.arange(n) if seed is None
+                      else np.random.RandomState(seed).permutation(n))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+
+def phase_seed(seed, phase):
+    """A seed for one phase of a run: a function of `(seed, phase)`."""
+    return (int(seed) * 1_000_003 + zlib.crc32(phase.encode())) % (2**31)
+
+
+def fit_phase(model, target, x, y, settings, *, phase, checkpoint_dir,
+              validation_data=None, callbacks=(), log_scalar=None,
+              resume=False, seed=0):
+    """Runs one training phase through the resumable `Trainer`.
+
+    The single place every fit of the protocol goes through. Batches of
+    `settings.batch_size` in a per-epoch permutation (`ArrayBatches`), at
+    most `settings.epochs` epochs, `TerminateOnNaN`; with validation data
+    `EarlyStopping(patience, min_delta=0)` on `val_loss` and the layer
+    weights of the best `val_loss` epoch kept, else those of the last epoch.
+
+    Args:
+        model: the compiled view to fit.
+        target: the uncompiled view whose layer weights are kept (written to
+            `<checkpoint_dir>/<phase>/layers.weights.h5`).
         x: inputs.
         y: targets.
         settings: `AutoencoderTrainingConfig`.
+        phase: str, name of the phase (sub-folder and metric prefix).
+        checkpoint_dir: folder holding one sub-folder per phase.
         validation_data: `(x_val, y_val)` or `None`.
-        callbacks: Keras callbacks.
+        callbacks: extra Keras callbacks.
+        log_scalar: callable `(name, value, step)` for every epoch figure
+            (named `<phase>.<figure>`), or `None`.
+        resume: bool, continue the phase from its checkpoint folder.
+        seed: int, run seed (the phase's seed derives from it).
 
     Returns:
-        The `keras.callbacks.History`.
+        `(result, weights_path)`: the `TrainingResult` and the kept layer
+        weights file (`None` when no epoch wrote one).
     """
-    return model.fit(
-        x, y, batch_size=settings.batch_size, epochs=settings.epochs,
-        verbose=settings.verbose, callbacks=list(callbacks),
-        validation_data=validation_data, shuffle=True)
+    folder = os.path.join(os.fspath(checkpoint_dir), phase)
+    has_val = validation_data is not None
+    monitor = "val_loss" if has_val else "loss"
+    run_seed = phase_seed(seed, phase)
+    prefixed = None
+    if log_scalar is not None:
+        def prefixed(name, value, step):
+            log_scalar(f"{phase}.{name}", value, step)
+    trainer = Trainer(folder, resume=resume, seed=run_seed, monitor=monitor,
+                      mode="min", keep=1, log_scalar=prefixed,
+                      verbose=settings.verbose)
+    previous = [v for v in trainer.history.get(monitor, []) if v is not None]
+    path = os.path.join(folder, "layers.weights.h5")
+    fit_callbacks = [
+        WeightsCheckpoint(target, path, monitor=monitor,
+                          save_best_only=has_val,
+                          initial_best=min(previous) if previous else None),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if has_val:
+        fit_callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=settings.patience, min_delta=0,
+            mode="min"))
+    val = None if not has_val else ArrayBatches(
+        validation_data[0], validation_data[1], settings.batch_size)
+    result = trainer.fit(
+        model,
+        lambda epoch: ArrayBatches(x, y, settings.batch_size,
+                                   epoch_seed(run_seed, epoch)),
+        settings.epochs, validation_data=val,
+        callbacks=fit_callbacks + list(callbacks))
+    return result, (path if os.path.isfile(path) else None)
 
 
 class WeightsCheckpoint(keras.callbacks.Callback):
@@ -175,6 +266,8 @@ class WeightsCheckpoint(keras.callbacks.Callback):
         filepath: str ending in `.weights.h5`.
         monitor: str, log key to minimise. Defaults to `"val_loss"`.
         save_best_only: bool. Defaults to `False`.
+        initial_best: float or `None`, best value so far (a resumed
+            phase). Defaults to `None` (+inf).
 
     Example:
     >>> cb = WeightsCheckpoint(model, "/tmp/best.weights.h5",
@@ -182,7 +275,7 @@ class WeightsCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, target, filepath, monitor="val_loss",
-                 save_best_only=False):
+                 save_best_only=False, initial_best=None):
         if not os.fspath(filepath).endswith(".weights.h5"):
             raise ValueError(
                 "`filepath` must end in `.weights.h5`. "
@@ -192,10 +285,11 @@ class WeightsCheckpoint(keras.callbacks.Callback):
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.save_best_only = save_best_only
-        self.best = np.inf
+        self.initial_best = np.inf if initial_best is None else initial_best
+        self.best = self.initial_best
 
     def on_train_begin(self, logs=None):
-        self.best = np.inf
+        self.best = self.initial_best
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -208,42 +302,6 @@ class WeightsCheckpoint(keras.callbacks.Callback):
                 return
             self.best = float(current)
         self.target.save_weights(self.filepath, overwrite=True)
-
-
-class EpochLogger(keras.callbacks.Callback):
-    """Forwards every per-epoch log value to `log_scalar(name, value, step)`.
-
-    Made for Sacred: `EpochLogger(_run.log_scalar, prefix="nl300.stacked.")`
-    logs `nl300.stacked.loss`, `nl300.stacked.val_loss`, ... with the epoch
-    as step.
-
-    Args:
-        log_scalar: callable `(name, value, step)`.
-        prefix: str put before each key. Defaults to `""`.
-
-    Example:
-    >>> seen = []
-    >>> cb = EpochLogger(lambda *a: seen.append(a), prefix="ae.")
-    >>> cb.on_epoch_end(0, {"loss": 0.5})
-    >>> seen
-    [('ae.loss', 0.5, 0)]
-    """
-
-    def __init__(self, log_scalar, prefix=""):
-        if not callable(log_scalar):
-            raise ValueError("`log_scalar` must be callable. "
-                             f"Received: log_scalar={log_scalar!r}")
-        super().__init__()
-        self.log_scalar = log_scalar
-        self.prefix = prefix
-
-    def on_epoch_end(self, epoch, logs=None):
-        for key, value in sorted((logs or {}).items()):
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                continue
-            self.log_scalar(f"{self.prefix}{key}", value, epoch)
 
 
 class AutoencoderProtocol:
@@ -279,6 +337,14 @@ class AutoencoderProtocol:
         settings: `AutoencoderTrainingConfig`. Defaults to the paper's.
         output_dir: folder of the weight files (created).
         callbacks: callbacks added to every fit. Defaults to none.
+        checkpoint_dir: folder of the per-phase Trainer checkpoints.
+            Defaults to `<output_dir>/checkpoints`.
+        resume: bool, continue phases found in `checkpoint_dir`. Defaults
+            to `False`.
+        seed: int, run seed of the per-phase random state; `None` draws one
+            from NumPy's global RNG (seed it first). Defaults to `None`.
+        log_scalar: callable `(name, value, step)` receiving every epoch
+            figure as `<phase>.<figure>`. Defaults to `None`.
 
     Example:
     >>> protocol = AutoencoderProtocol(model, AutoencoderTrainingConfig(),
@@ -289,7 +355,9 @@ class AutoencoderProtocol:
     [0.71, 0.84]
     """
 
-    def __init__(self, model, settings=None, output_dir=".", callbacks=()):
+    def __init__(self, model, settings=None, output_dir=".", callbacks=(), *,
+                 checkpoint_dir=None, resume=False, seed=None,
+                 log_scalar=None):
         if not isinstance(model, TemporalAutoencoder):
             raise ValueError("`model` must be a TemporalAutoencoder. "
                              f"Received: model={type(model).__name__}")
@@ -298,6 +366,12 @@ class AutoencoderProtocol:
         self.output_dir = os.fspath(output_dir)
         os.makedirs(self.output_dir, exist_ok=True)
         self.callbacks = list(callbacks)
+        self.checkpoint_dir = os.fspath(
+            checkpoint_dir or os.path.join(self.output_dir, "checkpoints"))
+        self.resume = bool(resume)
+        self.seed = (int(np.random.randint(2**31)) if seed is None
+                     else int(seed))
+        self.log_scalar = log_scalar
         self.autoencoder_base = model.autoencoder_view("autoencoder_base")
         self.autoencoder = model.autoencoder_view("autoencoder")
         self.classifier_base = model.classifier_view("classifier_base")
@@ -367,23 +441,30 @@ class AutoencoderProtocol:
     def _classifier_view(self, stacked):
         return self.stacked_classifier if stacked else self.endtoend_classifier
 
-    def _fit_callbacks(self, target, path, monitor_val, patience, extra):
-        callbacks = [
-            WeightsCheckpoint(target, path, monitor="val_loss",
-                              save_best_only=monitor_val),
-            keras.callbacks.TerminateOnNaN(),
-        ]
-        if monitor_val:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, min_delta=0,
-                mode="min"))
-        return callbacks + self.callbacks + list(extra or [])
+    def _fit(self, view, target, x, y, path, phase, validation_data,
+             callbacks):
+        """`fit_phase`, then the kept weights into `target` and `path`."""
+        result, kept = fit_phase(
+            view, target, x, y, self.settings, phase=phase,
+            checkpoint_dir=self.checkpoint_dir,
+            validation_data=validation_data,
+            callbacks=self.callbacks + list(callbacks or []),
+            log_scalar=self.log_scalar, resume=self.resume, seed=self.seed)
+        if kept is not None:
+            target.load_weights(kept)
+            shutil.copyfile(kept, path)
+        else:
+            logger.warning("No weights were kept in phase %s (no finite "
+                           "monitored value); keeping the last weights.",
+                           phase)
+            target.save_weights(path)
+        return result
 
     # ------------------------------------------------------------------
     # Unsupervised pre-training
     # ------------------------------------------------------------------
 
-    def pretrain(self, x, x_val=None, callbacks=None):
+    def pretrain(self, x, x_val=None, callbacks=None, phase="pretrain"):
         """Pre-trains the autoencoder (or saves the initial weights).
 
         Fits the autoencoder view on `(x, x)`, with `TerminateOnNaN` and a
@@ -398,9 +479,11 @@ class AutoencoderProtocol:
             x: array `(N, clip_length, H, W, C)`.
             x_val: optional validation array. Defaults to `None`.
             callbacks: extra callbacks for this fit. Defaults to `None`.
+            phase: str, checkpoint sub-folder and metric prefix. Defaults
+                to `"pretrain"`.
 
         Returns:
-            The `keras.callbacks.History`, or `None` without pre-training.
+            The `TrainingResult`, or `None` without pre-training.
         """
         path = self.autoencoder_path
         if os.path.exists(path):
@@ -411,21 +494,10 @@ class AutoencoderProtocol:
                         "weights to %s", self.model.algorithm, path)
             return None
         self.model.check_clips(x, "x")
-        fit_callbacks = self._fit_callbacks(
-            self.autoencoder_base, path, x_val is not None,
-            self.settings.patience, callbacks)
         self._set_trainable(True)
-        history = fit_phase(
-            self.autoencoder, x, x, self.settings,
-            validation_data=None if x_val is None else (x_val, x_val),
-            callbacks=fit_callbacks)
-        if os.path.exists(path):
-            self.autoencoder_base.load_weights(path)
-        else:
-            logger.warning("No autoencoder checkpoint was written; keeping "
-                           "the current weights in %s", path)
-            self.autoencoder_base.save_weights(path)
-        return history
+        return self._fit(
+            self.autoencoder, self.autoencoder_base, x, x, path, phase,
+            None if x_val is None else (x_val, x_val), callbacks)
 
     def load_pretrained(self, path=None):
         """Loads pre-trained autoencoder weights (encoder and decoder).
@@ -479,7 +551,7 @@ class AutoencoderProtocol:
     # ------------------------------------------------------------------
 
     def train_classifier(self, x, y, x_val=None, y_val=None, stacked=True,
-                         callbacks=None):
+                         callbacks=None, phase=None):
         """Trains the stacked (frozen encoder) or end-to-end classifier.
 
         Stacked: Adam(lr) on the head only. End-to-end: SGD(lr / 10,
@@ -498,9 +570,11 @@ class AutoencoderProtocol:
             y_val: validation labels. Defaults to `None`.
             stacked: bool, freeze the encoder. Defaults to `True`.
             callbacks: extra callbacks for this fit. Defaults to `None`.
+            phase: str, checkpoint sub-folder and metric prefix. Defaults
+                to `"stacked"` / `"endtoend"`.
 
         Returns:
-            The `keras.callbacks.History`.
+            The `TrainingResult`.
         """
         if (x_val is None) != (y_val is None):
             raise ValueError(
@@ -518,21 +592,12 @@ class AutoencoderProtocol:
         path = self.classifier_path(stacked)
         if os.path.exists(path):
             os.remove(path)
-        has_val = x_val is not None
-        fit_callbacks = self._fit_callbacks(
-            self.classifier_base, path, has_val, self.settings.patience,
-            callbacks)
         self._set_trainable(not stacked)
-        history = fit_phase(
-            self._classifier_view(stacked), x, y, self.settings,
-            validation_data=(x_val, y_val) if has_val else None,
-            callbacks=fit_callbacks)
-        if os.path.exists(path):
-            self.classifier_base.load_weights(path)
-        else:
-            logger.warning("No classifier checkpoint was written (no finite "
-                           "val_loss); keeping the last weights.")
-        return history
+        if phase is None:
+            phase = "stacked" if stacked else "endtoend"
+        return self._fit(
+            self._classifier_view(stacked), self.classifier_base, x, y, path,
+            phase, None if x_val is None else (x_val, y_val), callbacks)
 
     def load_classifier(self, path=None, stacked=True):
         """Loads classifier weights (encoder and head) from a file.
@@ -576,9 +641,11 @@ class AutoencoderProtocol:
         The copy has these weights, fresh optimizers, the same settings,
         output folder and callbacks.
         """
-        return AutoencoderProtocol(self.model.with_clip_length(clip_length),
-                                   self.settings, self.output_dir,
-                                   self.callbacks)
+        return AutoencoderProtocol(
+            self.model.with_clip_length(clip_length), self.settings,
+            self.output_dir, self.callbacks,
+            checkpoint_dir=self.checkpoint_dir, resume=self.resume,
+            seed=self.seed, log_scalar=self.log_scalar)
 
 
 # --------------------------------------------------------------------------
@@ -626,11 +693,13 @@ def write_result_table(rows, path):
 class _Recorder:
     """Collects the results, timings, metrics and files of one run."""
 
-    def __init__(self, output_dir, settings, log_scalar, plot, num_labeled):
+    def __init__(self, output_dir, settings, log_scalar, plot, num_labeled,
+                 checkpoint):
         self.dir = os.fspath(output_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.settings = settings
         self.log_scalar = log_scalar
+        self.checkpoint = dict(checkpoint)
         self.plot = dict(DEFAULT_PLOT, **(plot or {}))
         self.plot["figsize"] = tuple(self.plot["figsize"])
         self.out = ProtocolResult(info={"num_labeled": list(num_labeled),
@@ -646,10 +715,6 @@ class _Recorder:
         if value is not None and self.log_scalar is not None:
             self.log_scalar(name, float(value), step)
 
-    def callbacks(self, prefix):
-        return [] if self.log_scalar is None else [
-            EpochLogger(self.log_scalar, prefix)]
-
     def add_file(self, path):
         if path and os.path.isfile(path) and path not in self.out.artifacts:
             self.out.artifacts.append(path)
@@ -663,11 +728,13 @@ class _Recorder:
 
     def protocol(self, model, **overrides):
         settings = dataclasses.replace(self.settings, **overrides)
-        return AutoencoderProtocol(model, settings, self.dir)
+        return AutoencoderProtocol(model, settings, self.dir,
+                                   log_scalar=self.log_scalar,
+                                   **self.checkpoint)
 
     def pretrain(self, protocol, x):
         start = time.time()
-        protocol.pretrain(x, callbacks=self.callbacks("pretrain."))
+        protocol.pretrain(x)
         self.timed("pretrain", start)
         if protocol.model.spec.pretrains:
             self.add_file(autoencoder_plots.plot_decoder_weights(
@@ -693,15 +760,14 @@ class _Recorder:
         stacked = stage == "stacked"
         (xl, yl), (xv, yv), (xt, yt) = splits
         start = time.time()
-        history = protocol.train_classifier(
-            xl, yl, xv, yv, stacked=stacked,
-            callbacks=self.callbacks(f"nl{num_labeled}.{stage}."))
+        result = protocol.train_classifier(
+            xl, yl, xv, yv, stacked=stacked, phase=f"nl{num_labeled}.{stage}")
         scores = [protocol.evaluate_classifier(xl, yl, stacked),
                   protocol.evaluate_classifier(xv, yv, stacked),
                   (test_protocol or protocol).evaluate_classifier(
                       xt, yt, stacked)]
         self.timed(f"nl{num_labeled}.{stage}", start)
-        self.add_row(num_labeled, stage, len(history.epoch), scores)
+        self.add_row(num_labeled, stage, len(result.epochs), scores)
         self.out.result.append(scores)
 
     def add_row(self, num_labeled, stage, epochs, scores):
@@ -729,8 +795,16 @@ class _Recorder:
         return self.out
 
 
+def _checkpointing(output_dir, checkpoint_dir, resume, seed):
+    if seed is None:
+        seed = int(np.random.randint(2**31))
+    return {"checkpoint_dir": checkpoint_dir or os.path.join(
+        os.fspath(output_dir), "checkpoints"), "resume": resume, "seed": seed}
+
+
 def train_test_protocol(data, model, settings, output_dir, *, num_labeled,
-                        log_scalar=None, plot=None):
+                        log_scalar=None, plot=None, checkpoint_dir=None,
+                        resume=False, seed=None):
     """Rotated MNIST / Scanned CIFAR-10 protocol (spec §6.2, §6.3).
 
     1. Pre-train `model` once on all training videos (`epochs` epochs, last
@@ -754,11 +828,18 @@ def train_test_protocol(data, model, settings, output_dir, *, num_labeled,
         log_scalar: callable `(name, value, step)` for every metric, or
             `None`. Defaults to `None`.
         plot: dict `n_videos`, `figsize`, `dpi`. Defaults to `DEFAULT_PLOT`.
+        checkpoint_dir: folder of the per-phase Trainer checkpoints.
+            Defaults to `<output_dir>/checkpoints`.
+        resume: bool, skip finished phases and continue the unfinished one
+            from `checkpoint_dir`. Defaults to `False`.
+        seed: int, run seed of the per-phase random state; `None` draws one
+            from NumPy's global RNG. Defaults to `None`.
 
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled)
+    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
+                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
     protocol = rec.protocol(model)
     rec.pretrain(protocol, data.X_train)
     rec.plot_videos(protocol, data.X_train, "videos_train.png", "train")
@@ -797,7 +878,8 @@ def _classification_rounds(data, model, rec, num_labeled):
 
 
 def coil100_protocol(data, model, settings, output_dir, *, num_labeled,
-                     log_scalar=None, plot=None):
+                     log_scalar=None, plot=None, checkpoint_dir=None,
+                     resume=False, seed=None):
     """COIL-100 protocol (spec §6.4).
 
     1. Pre-train at T = 72 on all videos; decoder filters and
@@ -814,13 +896,14 @@ def coil100_protocol(data, model, settings, output_dir, *, num_labeled,
     Args:
         data: a `COIL100Dataset` (`X`, `generate_labeled_data(n)`).
         model: a `TemporalAutoencoder` built at the videos' length.
-        settings, output_dir, num_labeled, log_scalar, plot: as in
-            `train_test_protocol`.
+        settings, output_dir, num_labeled, log_scalar, plot,
+        checkpoint_dir, resume, seed: as in `train_test_protocol`.
 
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled)
+    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
+                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
     protocol = rec.protocol(model, carry_over=True)
     rec.pretrain(protocol, data.X)
     rec.plot_videos(protocol, data.X, "videos_train.png", "COIL-100")
@@ -833,7 +916,8 @@ def coil100_protocol(data, model, settings, output_dir, *, num_labeled,
 
 
 def necanimal_protocol(nec, coil, model, settings, output_dir, *, num_labeled,
-                       log_scalar=None, plot=None):
+                       log_scalar=None, plot=None, checkpoint_dir=None,
+                       resume=False, seed=None):
     """NEC Animal -> COIL-100 transfer protocol (spec §6.5).
 
     1. Pre-train at the NEC clip length (79) on the NEC Animal videos;
@@ -847,13 +931,14 @@ def necanimal_protocol(nec, coil, model, settings, output_dir, *, num_labeled,
         nec: a `NECAnimalDataset`.
         coil: a `COIL100Dataset` (its own ZCA).
         model: a `TemporalAutoencoder` built at the NEC clip length.
-        settings, output_dir, num_labeled, log_scalar, plot: as in
-            `train_test_protocol`.
+        settings, output_dir, num_labeled, log_scalar, plot,
+        checkpoint_dir, resume, seed: as in `train_test_protocol`.
 
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled)
+    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
+                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
     protocol = rec.protocol(model, carry_over=True)
     rec.pretrain(protocol, nec.X)
     rec.plot_videos(protocol, nec.X, "videos_necanimal.png", "NEC Animal")

@@ -5,7 +5,8 @@ script x algorithm x {plain, nospatial, nolifetime, quick}, captured from
 the scripts before the issue-7 refactor. The configs now are mapped back to
 the original key names through `RENAMED_KEYS` (the documented table of
 `deltasparse.experiment.autoencoder_experiments`) and must be equal, value
-for value and key for key.
+for value and key for key, apart from the documented `ADDED_KEYS`
+(checkpointing) with their defaults.
 """
 
 import json
@@ -14,6 +15,7 @@ import re
 
 import pytest
 
+from deltasparse.experiment.autoencoder_experiments import ADDED_KEYS
 from deltasparse.experiment.autoencoder_experiments import RENAMED_KEYS
 from tests.experiments import autoencoder_helpers as h
 
@@ -65,6 +67,8 @@ def test_every_paper_value_is_unchanged(name, before, tmp_path_factory):
         run = script.ex._create_run(command_name="print_config",
                                     named_configs=combo.split("+"))
         now = to_original_names(flatten(json.loads(json.dumps(run.config))))
+        assert {k: now.pop(k) for k in ADDED_KEYS} == {
+            "checkpoint_dir": None, "resume": False}
         assert now == {**expected["base"], **diff}, combo
 
 

@@ -24,7 +24,6 @@ from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import
 from deltasparse.reporting import autoencoder_plots
 from deltasparse.training.autoencoder_protocol import AutoencoderProtocol
 from deltasparse.training.autoencoder_protocol import AutoencoderTrainingConfig
-from deltasparse.training.autoencoder_protocol import EpochLogger
 
 N, T, H, W, C, F, G, CLASSES = 4, 3, 8, 8, 1, 8, 2, 3
 CNN_MODES = [m for m in ALGORITHMS if m != "vgg19"]
@@ -51,13 +50,19 @@ def make_config(mode, **overrides):
     return config
 
 
+PROTOCOL = ("checkpoint_dir", "resume", "seed", "log_scalar")
+
+
 def make_alg(mode, tmp_path, callbacks=(), **overrides):
     config = make_config(mode, **overrides)
     settings = AutoencoderTrainingConfig(
         **{k: v for k, v in config.items() if k in TRAINING})
-    model = TemporalAutoencoder(
-        **{k: v for k, v in config.items() if k not in TRAINING})
-    return AutoencoderProtocol(model, settings, str(tmp_path), callbacks)
+    model = TemporalAutoencoder(**{
+        k: v for k, v in config.items()
+        if k not in TRAINING and k not in PROTOCOL})
+    return AutoencoderProtocol(
+        model, settings, str(tmp_path), callbacks,
+        **{k: v for k, v in config.items() if k in PROTOCOL})
 
 
 def make_data(n=N, t=T, seed=0):
@@ -468,19 +473,46 @@ def test_early_stopping_restores_best_weights(tmp_path):
         assert "optimizer" not in f
 
 
-def test_callbacks_hook_logs_every_fit(tmp_path):
+def test_every_epoch_figure_is_logged_per_phase(tmp_path):
     seen = []
-    alg = make_alg("groupwtacnn", tmp_path,
-                   callbacks=[EpochLogger(lambda *a: seen.append(a[0]))])
+    alg = make_alg("groupwtacnn", tmp_path, log_scalar=lambda *a: seen.append(a))
     x, y = make_data()
     alg.pretrain(x)
-    alg.train_classifier(
-        x, y, x, y, stacked=True,
-        callbacks=[EpochLogger(lambda *a: seen.append(a[0]), "stacked.")],
-    )
-    assert seen[0] == "loss"
-    assert {"accuracy", "val_loss", "val_accuracy"} <= set(seen)
-    assert {"stacked.loss", "stacked.val_accuracy"} <= set(seen)
+    alg.train_classifier(x, y, x, y, stacked=True, phase="nl4.stacked")
+    names = {name for name, _, _ in seen}
+    assert {"pretrain.loss", "pretrain.data_time", "pretrain.step_time",
+            "pretrain.clips_per_second"} <= names
+    assert {"nl4.stacked.loss", "nl4.stacked.val_loss",
+            "nl4.stacked.val_accuracy"} <= names
+    assert {step for _, _, step in seen} == {1}  # 1-based epoch numbers
+    assert os.path.isdir(tmp_path / "checkpoints" / "nl4.stacked")
+
+
+def test_resumed_phase_equals_uninterrupted(tmp_path):
+    """2 epochs in one go == 1 epoch, then a resume for the second."""
+    x, y = make_data(n=8)  # two batches per epoch
+    keras.utils.set_random_seed(5)
+    full = make_alg("groupwtacrnn", tmp_path / "full", epochs=2, seed=3,
+                    lr=1e-2)
+    full.pretrain(x)
+    pretrained = weights_of(full.autoencoder)
+    keras.utils.set_random_seed(5)
+    ckpt = str(tmp_path / "ckpt")
+    part = make_alg("groupwtacrnn", tmp_path / "part", epochs=1, seed=3,
+                    lr=1e-2, checkpoint_dir=ckpt)
+    part.pretrain(x)
+    keras.utils.set_random_seed(9)  # other init: the checkpoint must win
+    again = make_alg("groupwtacrnn", tmp_path / "again", epochs=2, seed=3,
+                     lr=1e-2, checkpoint_dir=ckpt, resume=True)
+    result = again.pretrain(x)
+    assert result.resumed_from_epoch == 1 and result.epochs == [1, 2]
+    assert same(pretrained, weights_of(again.autoencoder))
+    # A finished phase is skipped on resume: same weights, no new epoch.
+    third = make_alg("groupwtacrnn", tmp_path / "third", epochs=2, seed=3,
+                     lr=1e-2, checkpoint_dir=ckpt, resume=True)
+    result = third.pretrain(x)
+    assert result.resumed_from_epoch == 2 and result.epochs == [1, 2]
+    assert same(pretrained, weights_of(third.autoencoder))
 
 
 def test_randominit_train_only_saves_initial_weights(tmp_path):

@@ -12,7 +12,6 @@ from deltasparse.models.temporal_autoencoder import decoders
 from deltasparse.models.temporal_autoencoder import encoders
 from deltasparse.models.temporal_autoencoder import losses
 from deltasparse.models.temporal_autoencoder import temporal_autoencoder_presets as presets
-from deltasparse.training.autoencoder_protocol import EpochLogger
 from deltasparse.testing import TestCase
 
 RNG = np.random.default_rng(0)
@@ -276,22 +275,6 @@ def test_missing_vgg19_weights_is_a_clear_error(tmp_path):
         assert encoders.VGG19_WEIGHTS_FILE in message
         assert "`vgg19_weights`" in message
         assert message.endswith(f"Received: vgg19_weights={path!r}")
-
-
-def test_epoch_logger_in_fit():
-    seen = []
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile("sgd", "mse", run_eagerly=True)
-    model.fit(
-        np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
-        callbacks=[EpochLogger(lambda *a: seen.append(a), prefix="ae.")],
-    )
-    assert [(name, step) for name, _, step in seen] == [
-        ("ae.loss", 0), ("ae.loss", 1)
-    ]
-    assert all(isinstance(value, float) for _, value, _ in seen)
-    with pytest.raises(ValueError, match="Received: log_scalar=3"):
-        EpochLogger(3)
 
 
 def test_vgg19_weight_file_constant():
