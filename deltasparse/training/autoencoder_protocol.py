@@ -220,10 +220,8 @@ def fit_phase(model, target, x, y, settings, *, phase, checkpoint_dir,
     has_val = validation_data is not None
     monitor = "val_loss" if has_val else "loss"
     run_seed = phase_seed(seed, phase)
-    prefixed = None
-    if log_scalar is not None:
-        def prefixed(name, value, step):
-            log_scalar(f"{phase}.{name}", value, step)
+    prefixed = None if log_scalar is None else (
+        lambda name, value, step: log_scalar(f"{phase}.{name}", value, step))
     trainer = Trainer(folder, resume=resume, seed=run_seed, monitor=monitor,
                       mode="min", keep=1, log_scalar=prefixed,
                       verbose=settings.verbose)
@@ -802,6 +800,18 @@ def _checkpointing(output_dir, checkpoint_dir, resume, seed):
         os.fspath(output_dir), "checkpoints"), "resume": resume, "seed": seed}
 
 
+def _pretrained(model, x, png, title, output_dir, settings, num_labeled,
+                log_scalar, plot, checkpoint_dir, resume, seed, **overrides):
+    """Recorder and protocol of a run, pre-trained on `x`, reconstructions
+    drawn to `png`."""
+    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
+                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
+    protocol = rec.protocol(model, **overrides)
+    rec.pretrain(protocol, x)
+    rec.plot_videos(protocol, x, png, title)
+    return rec, protocol
+
+
 def train_test_protocol(data, model, settings, output_dir, *, num_labeled,
                         log_scalar=None, plot=None, checkpoint_dir=None,
                         resume=False, seed=None):
@@ -838,11 +848,9 @@ def train_test_protocol(data, model, settings, output_dir, *, num_labeled,
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
-                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
-    protocol = rec.protocol(model)
-    rec.pretrain(protocol, data.X_train)
-    rec.plot_videos(protocol, data.X_train, "videos_train.png", "train")
+    rec, protocol = _pretrained(
+        model, data.X_train, "videos_train.png", "train", output_dir,
+        settings, num_labeled, log_scalar, plot, checkpoint_dir, resume, seed)
     rec.plot_videos(protocol, data.X_test, "videos_test.png", "test")
     start = time.time()
     losses = {"train": protocol.evaluate_autoencoder(data.X_train),
@@ -902,11 +910,10 @@ def coil100_protocol(data, model, settings, output_dir, *, num_labeled,
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
-                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
-    protocol = rec.protocol(model, carry_over=True)
-    rec.pretrain(protocol, data.X)
-    rec.plot_videos(protocol, data.X, "videos_train.png", "COIL-100")
+    rec, protocol = _pretrained(
+        model, data.X, "videos_train.png", "COIL-100", output_dir, settings,
+        num_labeled, log_scalar, plot, checkpoint_dir, resume, seed,
+        carry_over=True)
     loss = protocol.evaluate_autoencoder(data.X)
     rec.scalar("pretrain.eval.loss", loss)
     rec.out.info["autoencoder_loss"] = {"coil100": loss}
@@ -937,11 +944,10 @@ def necanimal_protocol(nec, coil, model, settings, output_dir, *, num_labeled,
     Returns:
         A `ProtocolResult`.
     """
-    rec = _Recorder(output_dir, settings, log_scalar, plot, num_labeled,
-                    _checkpointing(output_dir, checkpoint_dir, resume, seed))
-    protocol = rec.protocol(model, carry_over=True)
-    rec.pretrain(protocol, nec.X)
-    rec.plot_videos(protocol, nec.X, "videos_necanimal.png", "NEC Animal")
+    rec, protocol = _pretrained(
+        model, nec.X, "videos_necanimal.png", "NEC Animal", output_dir,
+        settings, num_labeled, log_scalar, plot, checkpoint_dir, resume, seed,
+        carry_over=True)
     nec_loss = protocol.evaluate_autoencoder(nec.X)
     coil_protocol = protocol.with_clip_length(coil.X.shape[1])
     rec.plot_videos(coil_protocol, coil.X, "videos_coil100.png", "COIL-100")

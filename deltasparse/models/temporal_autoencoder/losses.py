@@ -18,7 +18,7 @@ class FrameReconstructionLoss(keras.losses.Loss):
     else, so without a mask this is the plain mean squared error over all
     elements, as in the original.
 
-    With `next_frame=True` (every recurrent mode) the output at time `t` is
+    With `next_frame=True` (every recurrent algorithm) the output at time `t` is
     compared with the input at time `t + 1`: `pred[:, :-1]` against
     `true[:, 1:]`. The autoencoder is still fitted with target = input.
 

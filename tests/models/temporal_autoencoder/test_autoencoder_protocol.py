@@ -26,7 +26,7 @@ from deltasparse.training.autoencoder_protocol import AutoencoderProtocol
 from deltasparse.training.autoencoder_protocol import AutoencoderTrainingConfig
 
 N, T, H, W, C, F, G, CLASSES = 4, 3, 8, 8, 1, 8, 2, 3
-CNN_MODES = [m for m in ALGORITHMS if m != "vgg19"]
+CNN_ALGORITHMS = [m for m in ALGORITHMS if m != "vgg19"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +39,9 @@ def _fresh_session():
 TRAINING = {f.name for f in dataclasses.fields(AutoencoderTrainingConfig)}
 
 
-def make_config(mode, **overrides):
+def make_config(algorithm, **overrides):
     config = dict(
-        algorithm=mode, clip_length=T, image_size=(H, W), channels=C,
+        algorithm=algorithm, clip_length=T, image_size=(H, W), channels=C,
         num_classes=CLASSES, filters=F, encoder_kernel_size=3,
         decoder_kernel_size=5, groups=G, epochs=1, batch_size=N,
         run_eagerly=True, verbose=0,
@@ -53,8 +53,8 @@ def make_config(mode, **overrides):
 PROTOCOL = ("checkpoint_dir", "resume", "seed", "log_scalar")
 
 
-def make_alg(mode, tmp_path, callbacks=(), **overrides):
-    config = make_config(mode, **overrides)
+def make_alg(algorithm, tmp_path, callbacks=(), **overrides):
+    config = make_config(algorithm, **overrides)
     settings = AutoencoderTrainingConfig(
         **{k: v for k, v in config.items() if k in TRAINING})
     model = TemporalAutoencoder(**{
@@ -146,10 +146,10 @@ def np_head(features, kernel, bias, pool=2):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", CNN_MODES)
-def test_each_algorithm_builds_and_trains(mode, tmp_path):
-    spec = get_algorithm(mode)
-    alg = make_alg(mode, tmp_path)
+@pytest.mark.parametrize("algorithm", CNN_ALGORITHMS)
+def test_each_algorithm_builds_and_trains(algorithm, tmp_path):
+    spec = get_algorithm(algorithm)
+    alg = make_alg(algorithm, tmp_path)
     x, y = make_data()
     layer_names = [layer.name for layer in alg.model.encoder.layers]
     assert ("crnn" in layer_names) == spec.recurrent
@@ -204,7 +204,7 @@ def test_graph_mode_protocol(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "mode, overrides",
+    "algorithm, overrides",
     [
         ("wtacnn", {}),
         ("groupwtacrnn", {}),
@@ -212,8 +212,8 @@ def test_graph_mode_protocol(tmp_path):
         ("groupwtacnn", {"pad_value": -1.0}),
     ],
 )
-def test_autoencoder_loss_matches_numpy(mode, overrides, tmp_path):
-    alg = make_alg(mode, tmp_path, **overrides)
+def test_autoencoder_loss_matches_numpy(algorithm, overrides, tmp_path):
+    alg = make_alg(algorithm, tmp_path, **overrides)
     x, _ = make_data()
     pad_value = overrides.get("pad_value")
     if pad_value is not None:
@@ -221,11 +221,11 @@ def test_autoencoder_loss_matches_numpy(mode, overrides, tmp_path):
         x[0, 0, :2] = pad_value  # some padded pixels
     pred = alg.predict(x)
     expected = np_recon_loss(
-        x, pred, get_algorithm(mode).next_frame, pad_value
+        x, pred, get_algorithm(algorithm).next_frame, pad_value
     )
     np.testing.assert_allclose(alg.evaluate_autoencoder(x), expected, rtol=1e-5)
     if pad_value is not None:
-        unmasked = np_recon_loss(x, pred, get_algorithm(mode).next_frame)
+        unmasked = np_recon_loss(x, pred, get_algorithm(algorithm).next_frame)
         assert abs(expected - unmasked) > 1e-3
 
 
@@ -298,7 +298,7 @@ def test_clips_longer_than_built_for_name_clip_length(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "mode, k_spatial, k_lifetime",
+    "algorithm, k_spatial, k_lifetime",
     [
         ("wtacnn", 1, 1),
         ("wtacnn", 3, 5),
@@ -308,13 +308,13 @@ def test_clips_longer_than_built_for_name_clip_length(tmp_path):
     ],
 )
 def test_bottleneck_code_is_exactly_k_sparse(
-    mode, k_spatial, k_lifetime, tmp_path
+    algorithm, k_spatial, k_lifetime, tmp_path
 ):
-    alg = make_alg(mode, tmp_path, k_spatial=k_spatial, k_lifetime=k_lifetime)
+    alg = make_alg(algorithm, tmp_path, k_spatial=k_spatial, k_lifetime=k_lifetime)
     x, _ = make_data()
     dense = alg.encode(x, sparse=False)
     code = alg.encode(x, sparse=True)
-    groups = F if mode == "wtacnn" else G
+    groups = F if algorithm == "wtacnn" else G
     expected = np_sparse_code(
         dense.astype("float64"), groups, k_spatial, k_lifetime
     )

@@ -33,7 +33,7 @@ def test_registry_matches_spec_table():
     assert [m for m in a if a[m].recurrent] == [
         "wtacrnn", "randominitcrnn", "denoisingcrnn", "groupwtacrnn"
     ]
-    # Every recurrent mode uses the next-frame loss, and only those.
+    # Every recurrent algorithm uses the next-frame loss, and only those.
     assert all(s.next_frame == s.recurrent for s in a.values())
     assert {m for m in a if not a[m].pretrains} == {
         "randominitcnn", "randominitcrnn", "vgg19"
