@@ -54,7 +54,7 @@ class GroupSlownessPenalty(keras.layers.Layer):
 
     Example:
     >>> layer = GroupSlownessPenalty(groups=2, l1_slow=1e-4)
-    >>> layer(np.ones((1, 3, 4, 4, 8), "float32")).shape
+    >>> tuple(layer(np.ones((1, 3, 4, 4, 8), "float32")).shape)
     (1, 3, 4, 4, 8)
     """
 

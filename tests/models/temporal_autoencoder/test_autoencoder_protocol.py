@@ -595,43 +595,8 @@ def test_plots(tmp_path):
     assert os.path.getsize(path) > 0
 
 
-def test_model_and_settings_validation():
-    base = make_config("groupwtacrnn")
-    model_kwargs = {k: v for k, v in base.items() if k not in TRAINING}
-    with pytest.raises(ValueError, match="Received: k_spacial=1"):
-        TemporalAutoencoder(**model_kwargs, k_spacial=1)
-    with pytest.raises(ValueError, match="Received: groups=3"):
-        TemporalAutoencoder(**{**model_kwargs, "groups": 3})
-    with pytest.raises(ValueError, match="Received: algorithm='cnn'"):
-        TemporalAutoencoder(**{**model_kwargs, "algorithm": "cnn"})
-    with pytest.raises(ValueError, match="for the vgg19 algorithm"):
-        TemporalAutoencoder(**{**model_kwargs, "algorithm": "vgg19"})
-    with pytest.raises(ValueError, match="Received: filters=None"):
-        TemporalAutoencoder(**{**model_kwargs, "filters": None})
-    with pytest.raises(ValueError, match="Received: clip_length=0"):
-        TemporalAutoencoder(**{**model_kwargs, "clip_length": 0})
-    with pytest.raises(ValueError, match="Received: epochs=-1"):
-        AutoencoderTrainingConfig(epochs=-1)
-    with pytest.raises(ValueError, match="Received: momentum=1"):
-        AutoencoderTrainingConfig(momentum=1)
-    assert AutoencoderTrainingConfig().carry_over is True
 
 
-def test_model_keras_file_round_trip(tmp_path):
-    model = TemporalAutoencoder(**{
-        k: v for k, v in make_config("slowgroupwtacnn").items()
-        if k not in TRAINING})
-    x, _ = make_data()
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, TemporalAutoencoder)
-    assert loaded.get_config() == model.get_config()
-    for key in ("reconstruction", "probabilities"):
-        np.testing.assert_allclose(
-            np.asarray(loaded(x)[key]), np.asarray(model(x)[key]), atol=1e-6)
-    assert isinstance(loaded.reconstruction_loss(),
-                      losses.FrameReconstructionLoss)
 
 
 # --------------------------------------------------------------------------
