@@ -20,7 +20,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from deltasparse import results
+from deltasparse import reporting as results
 from deltasparse.experiment import sacred_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
