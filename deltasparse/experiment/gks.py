@@ -355,7 +355,7 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
     try:
         if name == "mnistrotated":
             data = mnist_rotated.MNISTRotatedDataset(
-                rotations=_get(d, "rotations", 36), size=_get(d, "size", 14),
+                clip_length=_get(d, "rotations", 36), size=_get(d, "size", 14),
                 n_train=d.get("n_train"), n_test=d.get("n_test"),
                 path=d.get("path"), fallback=bool(d.get("fallback", True)),
                 rng=global_random_state(), **common)
@@ -380,7 +380,7 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
                 path=_get(d, "path", "datasets/animalclean"),
                 size=_get(d, "size", 32),
                 pad_value=_get(d, "pad_value", -1),
-                length=d.get("length"), n_videos=d.get("n_videos"),
+                clip_length=d.get("length"), n_videos=d.get("n_videos"),
                 last_end=d.get("last_end", nec_animal.LAST_END), **common)
     except FileNotFoundError as err:
         if isinstance(err, DataNotFoundError):
