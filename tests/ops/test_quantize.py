@@ -135,7 +135,7 @@ class QuantizeTest(TestCase):
             (float("inf"), "q=inf"),
             (np.array([0.5, 0.0], "f4"), r"q=array\(\[0.5, 0. \]"),
         ):
-            with self.subTest(q=q):
+            with self.subTest(q=repr(q)):
                 with self.assertRaisesRegex(
                     ValueError, rf"`q`.*> 0.*Received: {text}"
                 ):

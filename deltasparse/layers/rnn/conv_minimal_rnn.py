@@ -165,9 +165,9 @@ class ConvMinimalRNN2DCell(keras.layers.Layer):
         Tuple `(h_t, [h_t])`.
 
     Example:
-    >>> cell = ConvMinimalRNN2DCell(4, 3, padding="same")
+    >>> cell = ConvMinimalRNN2DCell(4, 3)
     >>> rnn = keras.layers.RNN(cell, return_sequences=True)
-    >>> rnn(np.zeros((2, 3, 8, 8, 4), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 3, 8, 8, 4), "float32")).shape)
     (2, 3, 8, 8, 4)
     """
 
@@ -641,9 +641,8 @@ class ConvMinimalRNN2D(keras.layers.RNN):
 
     Example:
     >>> x = np.random.rand(2, 4, 8, 8, 16).astype("float32")
-    >>> layer = ConvMinimalRNN2D(16, 3, padding="same",
-    ...                          return_sequences=True)
-    >>> layer(x).shape
+    >>> layer = ConvMinimalRNN2D(16, 3, return_sequences=True)  # "same"
+    >>> tuple(layer(x).shape)
     (2, 4, 8, 8, 16)
 
     References:
