@@ -648,7 +648,6 @@ class DeltaActivationTest(TestCase):
         cases = (
             ({}, (2, 3, 8), (2, 3, 5), r"\(batch, time, \.\.\., 8\).*"
              r"`threshold` of shape \(8,\).*input_shape=\(2, 3, 5\)"),
-            ({}, (2, 3, 4, 4, 8), (2, 3, 4, 4, 5), r"threshold` of shape \(8,"),
             (
                 {"threshold_level": "neuron-wise"},
                 (2, 3, 4, 4, 2),
