@@ -436,7 +436,7 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
     - `coil100`: `COIL100Dataset` (`path`, `size`, `zca_epsilon`,
       `imagenet_preprocessing`, `dtype`, `n_objects`).
     - `necanimal`: `NECAnimalDataset` (`path`, `size`, `zca_epsilon`,
-      `pad_value`, `length`, `imagenet_preprocessing`, `dtype`, `n_videos`,
+      `pad_value`, `clip_length`, `imagenet_preprocessing`, `dtype`, `n_videos`,
       `last_end`). The COIL-100 data of the transfer experiment come from
       `load_dataset("coil100", ...)` with `path=_data["coil_path"]`.
 
@@ -476,7 +476,8 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
     try:
         if name == "mnistrotated":
             data = mnist_rotated.MNISTRotatedDataset(
-                rotations=_get(d, "clip_length", 36), size=_get(d, "size", 14),
+                clip_length=_get(d, "clip_length", 36),
+                size=_get(d, "size", 14),
                 n_train=d.get("n_train"), n_test=d.get("n_test"),
                 path=d.get("path"), fallback=bool(d.get("fallback", True)),
                 rng=global_random_state(), **common)
@@ -501,7 +502,7 @@ def load_dataset(name, _data, log=None, run=None, info_key="data"):
                 path=_get(d, "path", "datasets/animalclean"),
                 size=_get(d, "size", 32),
                 pad_value=_get(d, "pad_value", -1),
-                length=d.get("length"), n_videos=d.get("n_videos"),
+                clip_length=d.get("clip_length"), n_videos=d.get("n_videos"),
                 last_end=d.get("last_end", nec_animal.LAST_END), **common)
     except FileNotFoundError as err:
         if isinstance(err, DataNotFoundError):
@@ -660,7 +661,8 @@ def _load_data(name, _data, _algo, _run, _log):
         return (load_dataset(name, _data, log=_log, run=_run),)
     coil_data = dict(_data, path=_data["coil_path"])
     check_available("coil100", coil_data)  # fail before loading NEC
-    nec = load_dataset("necanimal", dict(_data, length=_algo["clip_length"]),
+    nec = load_dataset("necanimal",
+                       dict(_data, clip_length=_algo["clip_length"]),
                        log=_log, run=_run)
     coil = load_dataset("coil100", coil_data, log=_log, run=_run,
                         info_key="coil100")

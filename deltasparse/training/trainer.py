@@ -73,6 +73,7 @@ from deltasparse.training import checkpoints as ckpt
 from deltasparse.training.callbacks import TimingCallback
 from deltasparse.training.callbacks import numeric_figures
 from deltasparse.training.distribution import is_chief
+from deltasparse.training.distribution import prepare_for_strategy
 
 logger = logging.getLogger("deltasparse.training")
 
@@ -383,6 +384,7 @@ class Trainer:
         if strategy is None:
             strategy = getattr(model, "distribute_strategy", None)
         chief = is_chief(strategy)
+        prepare_for_strategy(model, strategy)
         lock = ckpt.CheckpointLock(self.checkpoint_dir) if chief else None
         scratch = None
         if lock is not None:

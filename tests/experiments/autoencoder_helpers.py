@@ -20,7 +20,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from deltasparse import results
+from deltasparse import reporting as results
 from deltasparse.experiment import sacred_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -154,7 +154,7 @@ def check_completed_run(run, results_root, name, num_labeled, pngs,
                          "supervised_True.weights.h5",
                          "supervised_False.weights.h5"]:
         assert os.path.isfile(os.path.join(run_dir, fname)), fname
-    # deltasparse.results reads what the run wrote.
+    # deltasparse.reporting reads what the run wrote.
     loaded = results.load_runs(os.path.join(str(results_root), name))
     assert loaded.column("status") == ["COMPLETED"]
     assert set(pngs) <= set(loaded.runs[0]["artifacts"])

@@ -61,10 +61,6 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="Keras 3.15 fit under MultiWorkerMirroredStrategy fails in its "
-    "own log reduction (tensorflow/tensorflow#72388)")
 def test_two_workers_on_localhost(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

@@ -1,8 +1,8 @@
 """Rotated MNIST videos (spec `group_ksparse.md` §5.1).
 
-Every 28x28 digit becomes a video of `rotations` (36) frames: frame `t` is
-the digit rotated counter-clockwise about its centre by `phase + t * 360 /
-rotations` degrees (PIL, bilinear, 8-bit 'L' image, black fill), of which
+Every 28x28 digit becomes a video of `clip_length` (36) frames, one full
+turn (the original called it `rotations`): frame `t` is the digit rotated
+counter-clockwise about its centre by `phase + t * 360 / clip_length` degrees (PIL, bilinear, 8-bit 'L' image, black fill), of which
 only the top-left `size x size` (14x14) crop is kept. One random phase in
 [0, 360) is drawn per digit, all training digits first, then all test
 digits.
@@ -27,14 +27,13 @@ from deltasparse.data.datasets.video_arrays import as_random_state
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
 from deltasparse.data.datasets.video_arrays import find_in_keras_cache
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import keras_dataset_dirs
 from deltasparse.data.datasets.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import prepare_videos
 from deltasparse.data.datasets.video_arrays import progress_disabled
 from deltasparse.data.datasets.video_arrays import resize_uint8
 from deltasparse.data.datasets.video_arrays import subset
 from deltasparse.data.datasets.video_arrays import uniform
-from deltasparse.data.datasets.zca import ZCAWhitening
 
 logger = logging.getLogger(__name__)
 
@@ -152,21 +151,22 @@ def load_mnist(path=None, fallback=True):
     return train, test, SOURCE_FALLBACK
 
 
-def rotated_frames(image, phase, rotations=36, size=14):
+def rotated_frames(image, phase, clip_length=36, size=14):
     """One digit as a rotation video (uint8 frames).
 
-    Frame `t` = PIL `rotate(phase + t * 360 / rotations, BILINEAR)` of the
+    Frame `t` = PIL `rotate(phase + t * 360 / clip_length, BILINEAR)` of the
     8-bit image (counter-clockwise about the centre, same canvas, black
     fill), cropped to its top-left `size x size`.
 
     Args:
         image: uint8 `(H, W)` image.
         phase: rotation of frame 0, in degrees.
-        rotations: number of frames per full turn. Defaults to `36`.
+        clip_length: frames per full turn (the clip length T). Defaults
+            to `36`.
         size: side of the top-left crop. Defaults to `14`.
 
     Returns:
-        uint8 array `(rotations, size, size)`.
+        uint8 array `(clip_length, size, size)`.
 
     Example:
     >>> img = np.zeros((28, 28), np.uint8)
@@ -174,29 +174,29 @@ def rotated_frames(image, phase, rotations=36, size=14):
     (36, 14, 14)
     """
     pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8))
-    out = np.empty((rotations, size, size), dtype=np.uint8)
-    for t in range(rotations):
-        angle = phase + t * 360 / rotations
+    out = np.empty((clip_length, size, size), dtype=np.uint8)
+    for t in range(clip_length):
+        angle = phase + t * 360 / clip_length
         out[t] = np.asarray(pil.rotate(angle, resample=Image.BILINEAR))[
             :size, :size]
     return out
 
 
-def rotated_videos(images, phases, rotations=36, size=14, dtype="float32",
+def rotated_videos(images, phases, clip_length=36, size=14, dtype="float32",
                    progress=None):
     """Rotation videos of many digits, scaled to [0, 1].
 
     Args:
         images: uint8 `(N, H, W)` digits.
         phases: `(N,)` phases in degrees.
-        rotations: frames per video. Defaults to `36`.
+        clip_length: frames per video. Defaults to `36`.
         size: top-left crop side. Defaults to `14`.
         dtype: output float dtype. Defaults to `"float32"`.
         progress: tqdm progress bar: `True`, `False` or `None` (auto: only
             on a terminal).
 
     Returns:
-        `(N, rotations, size, size, 1)` array of `dtype`, values / 255.
+        `(N, clip_length, size, size, 1)` array of `dtype`, values / 255.
 
     Raises:
         ValueError: if `images` is not uint8 `(N, H, W)` with `H, W >= size`,
@@ -208,7 +208,7 @@ def rotated_videos(images, phases, rotations=36, size=14, dtype="float32",
     """
     images = np.asarray(images)
     phases = np.asarray(phases, dtype=np.float64).reshape(-1)
-    rotations = check_count(rotations, "rotations", allow_none=False)
+    clip_length = check_count(clip_length, "clip_length", allow_none=False)
     size = check_count(size, "size", allow_none=False)
     if (images.dtype != np.uint8 or images.ndim != 3
             or min(images.shape[1:]) < size):
@@ -223,10 +223,10 @@ def rotated_videos(images, phases, rotations=36, size=14, dtype="float32",
             f"Received: phases.shape={phases.shape}"
         )
     dtype = check_dtype(dtype)
-    out = np.empty((len(images), rotations, size, size, 1), dtype=dtype)
+    out = np.empty((len(images), clip_length, size, size, 1), dtype=dtype)
     for i in tqdm(range(len(images)), desc="Rotated MNIST",
                   disable=progress_disabled(progress)):
-        frames = rotated_frames(images[i], phases[i], rotations, size)
+        frames = rotated_frames(images[i], phases[i], clip_length, size)
         out[i, ..., 0] = frames / 255.0
     return out
 
@@ -251,7 +251,8 @@ class MNISTRotatedDataset(VideoClassificationData):
     after the rotation is skipped.
 
     Args:
-        rotations: frames per video (one full turn). Defaults to `36`.
+        clip_length: frames per video, one full turn (the original's
+            `rotations`). Defaults to `36`.
         size: side of the top-left crop. Defaults to `14`.
         zca_epsilon: ZCA whitening epsilon (fit on the training frames,
             applied to both splits), or `None` (the MNIST default) for none.
@@ -288,12 +289,13 @@ class MNISTRotatedDataset(VideoClassificationData):
     33
     """
 
-    def __init__(self, rotations=36, size=14, zca_epsilon=None,
+    def __init__(self, clip_length=36, size=14, zca_epsilon=None,
                  imagenet_preprocessing=False, dtype="float32", n_train=None,
                  n_test=None, path=None, fallback=True, rng=None,
                  progress=None):
         self.dtype = check_dtype(dtype)
-        self.rotations = check_count(rotations, "rotations", allow_none=False)
+        self.clip_length = check_count(clip_length, "clip_length",
+                                       allow_none=False)
         self.size = check_count(size, "size", allow_none=False)
         if self.size > 28:
             raise ValueError(
@@ -319,17 +321,11 @@ class MNISTRotatedDataset(VideoClassificationData):
         self.y_train = np.asarray(y_train, dtype=np.int64)
         self.y_test = np.asarray(y_test, dtype=np.int64)
 
-        videos = [rotated_videos(x, p, self.rotations, self.size, self.dtype,
-                                 progress)
+        videos = [rotated_videos(x, p, self.clip_length, self.size,
+                                 self.dtype, progress)
                   for x, p in ((x_train, phases_train),
                                (x_test, phases_test))]
-        if self.imagenet_preprocessing:
-            videos = [imagenet_preprocess_videos(v, 32, self.dtype)
-                      for v in videos]
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon).fit(videos[0])
-            videos = [self.zca.transform(v, self.dtype) for v in videos]
-        self.X_train, self.X_test = videos
+        (self.X_train, self.X_test), self.zca = prepare_videos(
+            videos, self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.Y_train = one_hot(self.y_train, self.num_classes, self.dtype)
         self.Y_test = one_hot(self.y_test, self.num_classes, self.dtype)

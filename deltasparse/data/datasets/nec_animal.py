@@ -1,4 +1,4 @@
-"""NEC Animal sequences, padded to a common length (spec §5.4, §9 item 9).
+"""NEC Animal sequences, padded to a common clip length (spec §5.4, §9 item 9).
 
 The NEC Animal data (Mobahi, Collobert & Weston, ICML 2009; folder
 `animalclean`) are short clips of toy animals on a turntable, used here only
@@ -22,11 +22,10 @@ from tqdm.auto import tqdm
 
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import prepare_videos
 from deltasparse.data.datasets.video_arrays import progress_disabled
 from deltasparse.data.datasets.video_arrays import read_rgb_frame
-from deltasparse.data.datasets.zca import ZCAWhitening
 
 SEQUENCE_FILE = "seq_ref_clean.txt"
 FRAME_PATTERN = os.path.join("img_clean", "img%04d.jpg")
@@ -100,7 +99,7 @@ def read_sequence_ranges(path, header_lines=HEADER_LINES, last_end=LAST_END):
     return ranges
 
 
-def load_nec_animal_videos(path, length=None, size=32, pad_value=-1.0,
+def load_nec_animal_videos(path, clip_length=None, size=32, pad_value=-1.0,
                            n_videos=None, dtype="float32",
                            header_lines=HEADER_LINES, last_end=LAST_END,
                            frame_pattern=FRAME_PATTERN, progress=None):
@@ -112,7 +111,7 @@ def load_nec_animal_videos(path, length=None, size=32, pad_value=-1.0,
 
     Args:
         path: the `animalclean` folder.
-        length: frames per video (`T`). Defaults to the longest sequence
+        clip_length: frames per video (`T`). Defaults to the longest sequence
             (the experiments use 79).
         size: frame side. Defaults to `32`.
         pad_value: fill value before the division by 255. Defaults to `-1`.
@@ -125,12 +124,12 @@ def load_nec_animal_videos(path, length=None, size=32, pad_value=-1.0,
         progress: tqdm progress bar (`None`: only on a terminal).
 
     Returns:
-        `(videos, lengths)`: `(N, length, size, size, 3)` array and the
+        `(videos, lengths)`: `(N, clip_length, size, size, 3)` array and the
         `(N,)` int number of real frames per video.
 
     Raises:
         FileNotFoundError: if the sequence file or a frame is missing.
-        ValueError: if `length` is shorter than a sequence.
+        ValueError: if `clip_length` is shorter than a sequence.
 
     Example:
     >>> path = "datasets/animalclean"
@@ -156,13 +155,13 @@ def load_nec_animal_videos(path, length=None, size=32, pad_value=-1.0,
         ranges = ranges[:n_videos]
     lengths = np.array([end - start + 1 for start, end in ranges])
     longest = int(lengths.max())
-    length = check_count(length, "length")
-    if length is None:
-        length = longest
-    elif length < longest:
+    clip_length = check_count(clip_length, "clip_length")
+    if clip_length is None:
+        clip_length = longest
+    elif clip_length < longest:
         raise ValueError(
-            f"`length` must be at least the longest sequence ({longest} "
-            f"frames). Received: length={length}"
+            f"`clip_length` must be at least the longest sequence ({longest} "
+            f"frames). Received: clip_length={clip_length}"
         )
     files = [[os.path.join(path, frame_pattern % q)
               for q in range(start, end + 1)] for start, end in ranges]
@@ -172,7 +171,7 @@ def load_nec_animal_videos(path, length=None, size=32, pad_value=-1.0,
             f"NEC Animal frames missing: {len(missing)} file(s), e.g. "
             f"{missing[0]}. {_HOW_TO_GET} Received: path={path!r}"
         )
-    out = np.full((len(ranges), length, size, size, 3), pad_value,
+    out = np.full((len(ranges), clip_length, size, size, 3), pad_value,
                   dtype=np.float64)
     for i in tqdm(range(len(files)), desc="NEC Animal",
                   disable=progress_disabled(progress)):
@@ -196,7 +195,7 @@ class NECAnimalDataset:
     mask them. `pad_mask` (True on real frames) is provided for code that
     wants to mask the padding as intended.
 
-    Differences from the original: `length` defaults to the longest
+    Differences from the original: `clip_length` defaults to the longest
     sequence and can be set (the experiment uses 79); frames are converted
     to RGB on reading; the original's `generate_labeled_data` (inherited
     from COIL-100, never used on NEC) is not provided: classification runs
@@ -209,7 +208,8 @@ class NECAnimalDataset:
         zca_epsilon: ZCA epsilon (fit on all frames), or `None`. Defaults
             to `1e-3`.
         pad_value: pad value before the division by 255. Defaults to `-1`.
-        length: frames per video; defaults to the longest sequence.
+        clip_length: frames per (padded) video, T; defaults to the longest
+            sequence. `lengths` (below) is the number of real frames.
         imagenet_preprocessing: VGG19 input path
             (`imagenet_preprocess_videos`), before ZCA when both are set.
             Defaults to `False`.
@@ -230,13 +230,14 @@ class NECAnimalDataset:
             missing.
 
     Example:
-    >>> nec = NECAnimalDataset(length=79)  # doctest: +SKIP
+    >>> nec = NECAnimalDataset(clip_length=79)  # doctest: +SKIP
     >>> nec.X.shape  # doctest: +SKIP
     (60, 79, 32, 32, 3)
     """
 
     def __init__(self, path="datasets/animalclean", size=32, zca_epsilon=1e-3,
-                 pad_value=-1, length=None, imagenet_preprocessing=False,
+                 pad_value=-1, clip_length=None,
+                 imagenet_preprocessing=False,
                  dtype="float32", n_videos=None, header_lines=HEADER_LINES,
                  last_end=LAST_END, progress=None):
         self.path = path
@@ -247,16 +248,13 @@ class NECAnimalDataset:
         self.imagenet_preprocessing = bool(imagenet_preprocessing)
         self.source = "nec_animal"
         x, self.lengths = load_nec_animal_videos(
-            path, length=length, size=self.size, pad_value=pad_value,
+            path, clip_length=clip_length, size=self.size,
+            pad_value=pad_value,
             n_videos=n_videos, dtype=self.dtype, header_lines=header_lines,
             last_end=last_end, progress=progress)
         self.pad_mask = np.arange(x.shape[1])[None, :] < self.lengths[:, None]
-        if self.imagenet_preprocessing:
-            x = imagenet_preprocess_videos(x, 32, self.dtype)
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon)
-            x = self.zca.fit_transform(x, dtype=self.dtype)
+        (x,), self.zca = prepare_videos(
+            [x], self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.X = x
         self.num_classes = len(x)
         self.y = np.arange(self.num_classes, dtype=np.int64)

@@ -439,7 +439,9 @@ def make_synthetic_ucf(root, classes=None, videos_per_class=24,
             Defaults to `3`.
         test_groups: int, the first groups of every class go to the test
             list. Defaults to `2`.
-        frames: int, frames per video. Defaults to `32`.
+        frames: int, frames per generated video (its full length, from
+            which `clip_dataset` cuts clips of `clip_length`; hence not
+            called `clip_length`). Defaults to `32`.
         size: int, frame height and width. Defaults to `64`.
         fps: int, frame rate in the file header. Defaults to `25`.
         noise: float, per-frame Gaussian pixel noise. Defaults to `2.0`.
@@ -450,8 +452,9 @@ def make_synthetic_ucf(root, classes=None, videos_per_class=24,
         str, `root`.
 
     Raises:
-        ValueError: for invalid arguments, or if `root` holds a synthetic
-            dataset made with different arguments.
+        ValueError: for invalid arguments, if `root` is a file or cannot
+            be written to, or if `root` holds a synthetic dataset made with
+            different arguments.
 
     Example:
     >>> root = make_synthetic_ucf("/tmp/synth", videos_per_class=6)  # doctest: +SKIP
@@ -460,6 +463,7 @@ def make_synthetic_ucf(root, classes=None, videos_per_class=24,
     """
     spec = _make_spec(classes, videos_per_class, clips_per_group, test_groups,
                       frames, size, fps, noise, seed)
+    ucf101.check_output_dir(root, "root")
     marker = os.path.join(root, _MARKER)
     wanted = {"format": FORMAT, **spec.as_dict()}
     if os.path.isfile(marker):
@@ -597,8 +601,8 @@ def main(argv=None):
                 os.path.join(root, "ucfTrainTestlist"), args.prepare,
                 split=1, workers=1)
             print(res.root)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (OSError, ValueError, ucf101.PreparationLockedError) as e:
+        print(f"error: {e}", file=sys.stderr)  # one line, no traceback
         return 1
     return 0
 

@@ -15,13 +15,16 @@ UCF101 (Soomro, Zamir & Shah, 2012, arXiv 1212.0402) ships as `UCF101.rar`
         train_index.json  test_index.json      classes + frames per video
         corrupt_videos.txt                     videos that could not be read
         .markers/<subset>/<Class>/<video>.json per-video "done" markers
+        .prepare.lock  .prepare.workers.lock   held while a preparation runs
 
 This is the job of the original `dataset_preparation/split.py` (spec §6.1),
 with these differences: any of the three splits, frames written in parallel
 by a process pool, resumable (a video whose marker says it is complete is
 skipped; every file is written to a temporary name and renamed), unreadable
 videos skipped and listed instead of crashing the run, hard links instead of
-copies where possible.
+copies where possible, one preparation at a time per split folder (a lock
+file), and worker processes that die with the preparation (a killed run
+leaves nothing writing behind it).
 
 Class order: the models index classes by the Python-sorted (case-sensitive)
 class names, not by `classInd.txt` numbering (spec §6.3, §10 item 14). The
@@ -30,13 +33,20 @@ two orders differ by two swaps: `HammerThrow`/`Hammering` and
 """
 
 import concurrent.futures
+import contextlib
+import ctypes
 import dataclasses
+import fcntl
 import glob
 import json
 import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
+import tempfile
+import time
 
 import cv2
 import tqdm
@@ -437,6 +447,150 @@ def _place_video(src, dst, link):
     os.replace(tmp, dst)
 
 
+class PreparationLockedError(RuntimeError):
+    """Another preparation (or its workers) is writing to the same folder."""
+
+
+def check_output_dir(path, name="output_dir"):
+    """Creates the folder `path` if needed and checks that it is writable.
+
+    Args:
+        path: str.
+        name: str, the argument name used in the error message.
+
+    Returns:
+        str, `path`.
+
+    Raises:
+        ValueError: if `path` is a file, cannot be created, or cannot be
+            written to; one line naming the argument and the path.
+
+    Example:
+    >>> check_output_dir(tempfile.mkdtemp()) != ""
+    True
+    """
+    expected = (f"`{name}` must be a folder that can be created and written "
+                "to")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{expected}; it is a file. Received: {name}={path!r}")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(
+            f"{expected}; {e.strerror or e}"
+            f"{f' ({e.filename})' if e.filename else ''}. "
+            f"Received: {name}={path!r}") from None
+    return path
+
+
+LOCK_NAME = ".prepare.lock"
+WORKERS_LOCK_NAME = ".prepare.workers.lock"
+#: Seconds a new run waits for the workers of a killed run to exit.
+SURVIVOR_WAIT_S = 30.0
+
+
+def _read_lock_pid(fd):
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return "?"
+    return text or "?"
+
+
+@contextlib.contextmanager
+def preparation_lock(root):
+    """Holds the exclusive lock of a split folder while a preparation runs.
+
+    `<root>/.prepare.lock` is locked with `fcntl.flock` (released by the
+    kernel when the process dies, even by SIGKILL). Then the new run waits
+    (up to `SURVIVOR_WAIT_S`) until no worker of an earlier run holds
+    `<root>/.prepare.workers.lock` (workers hold it shared while they work,
+    and die with their parent, so this only waits for a moment).
+
+    Args:
+        root: str, an existing split folder.
+
+    Yields:
+        None.
+
+    Raises:
+        PreparationLockedError: if another preparation is running on `root`,
+            or workers of a killed one keep writing.
+
+    Example:
+    >>> with preparation_lock(tempfile.mkdtemp()):
+    ...     pass
+    """
+    fd = os.open(os.path.join(root, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PreparationLockedError(
+                f"another preparation (pid {_read_lock_pid(fd)}) is writing "
+                f"to {root!r}; wait for it to finish (or stop it), then run "
+                "the same command again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _wait_for_old_workers(os.path.join(root, WORKERS_LOCK_NAME), root)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _wait_for_old_workers(path, root):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + SURVIVOR_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PreparationLockedError(
+                        "worker processes of an earlier preparation are "
+                        f"still writing to {root!r}; stop them, then run the "
+                        "same command again") from None
+                time.sleep(0.1)
+    finally:
+        os.close(fd)  # unlocks
+
+
+_PARENT_PID = None
+_WORKER_LOCK_FD = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """Linux: the kernel sends SIGKILL to this process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the getppid check remains
+        pass
+
+
+def _init_worker(parent_pid, workers_lock):
+    """Pool initializer: die with the parent, hold the workers' lock."""
+    global _PARENT_PID, _WORKER_LOCK_FD
+    _PARENT_PID = parent_pid
+    _die_with_parent()
+    _exit_if_orphaned()  # the parent may have died before prctl
+    _WORKER_LOCK_FD = os.open(workers_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(_WORKER_LOCK_FD, fcntl.LOCK_SH)
+
+
+def _exit_if_orphaned():
+    """Fallback of `_die_with_parent`: stop at once when the parent is gone."""
+    if _PARENT_PID is not None and os.getppid() != _PARENT_PID:
+        os._exit(1)
+
+
 # --------------------------------------------------------------------------
 # Per-video work (runs in worker processes)
 # --------------------------------------------------------------------------
@@ -479,6 +633,7 @@ def _is_complete(task, marker, src_size):
 def _process_video(task):
     """Prepares one video. Returns a result dict (never raises for bad data)."""
     cv2.setNumThreads(1)
+    _exit_if_orphaned()
     name = os.path.basename(task.relpath)
     result = {"subset": task.subset, "relpath": task.relpath}
     try:
@@ -518,6 +673,7 @@ def _process_video(task):
                 break
             if not ok or frame is None:
                 break
+            _exit_if_orphaned()
             if n == 0:
                 height, width = frame.shape[:2]
             if task.extract_frames:
@@ -625,7 +781,7 @@ def _check_workers(workers):
     return max(1, workers)
 
 
-def _run_tasks(tasks, workers, progress, desc):
+def _run_tasks(tasks, workers, progress, desc, root):
     bar = tqdm.tqdm(total=len(tasks), desc=desc, unit="video",
                     disable=not progress, dynamic_ncols=True)
     results = []
@@ -639,7 +795,9 @@ def _run_tasks(tasks, workers, progress, desc):
             # TensorFlow or OpenCV thread pools can deadlock.
             ctx = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx
+                max_workers=workers, mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(os.getpid(), os.path.join(root, WORKERS_LOCK_NAME)),
             ) as pool:
                 futures = [pool.submit(_process_video, t) for t in tasks]
                 try:
@@ -710,8 +868,12 @@ def prepare_ucf101(source_dir, lists_dir=None, output_dir="ucf101_prepared",
     Raises:
         FileNotFoundError: if the videos or the split lists are missing; the
             message says what to download and which command to run.
-        ValueError: for invalid arguments or a list naming a class that
-            `classInd.txt` lacks.
+        ValueError: for invalid arguments, a list naming a class that
+            `classInd.txt` lacks, or an `output_dir` that is a file or
+            cannot be written to.
+        PreparationLockedError: if another preparation is writing to the
+            same split folder (a lock file; workers of a killed run, which
+            die with it, are waited for a moment).
 
     Example:
     >>> res = prepare_ucf101("/data/UCF-101", "/data/ucfTrainTestlist",
@@ -760,12 +922,25 @@ def prepare_ucf101(source_dir, lists_dir=None, output_dir="ucf101_prepared",
                 f"The {subset} list names classes missing from classInd.txt. "
                 f"Received: classes={unknown[:5]} in {list_files[subset]!r}"
             )
+
+    check_output_dir(output_dir)
+    check_output_dir(root, "output_dir")
+    with preparation_lock(root):
+        return _prepare_locked(root, split, source, classes, entries,
+                               extract_frames, workers, link, jpeg_quality,
+                               retry_corrupt, progress)
+
+
+def _prepare_locked(root, split, source, classes, entries, extract_frames,
+                    workers, link, jpeg_quality, retry_corrupt, progress):
+    """The body of `prepare_ucf101`, run while holding the folder lock."""
+    subsets = tuple(entries)
+    for subset in subsets:
         for folder in (subset, f"{subset}_frames", f".markers/{subset}"):
             if folder.endswith("_frames") and not extract_frames:
                 continue
             for c in classes:
                 os.makedirs(os.path.join(root, folder, c), exist_ok=True)
-
     tasks = []
     for subset in subsets:
         for e in entries[subset]:
@@ -786,7 +961,7 @@ def prepare_ucf101(source_dir, lists_dir=None, output_dir="ucf101_prepared",
     results = []
     try:
         results = _run_tasks(tasks, workers, progress,
-                             desc=f"UCF101 split{split}")
+                             desc=f"UCF101 split{split}", root=root)
     finally:
         # Even after an interruption, record what is known so far.
         _write_corrupt_list(root, results)
@@ -867,11 +1042,14 @@ def read_corrupt_list(split_root):
 
 
 __all__ = [
+    "PreparationLockedError",
     "PreparationResult",
+    "check_output_dir",
     "SplitEntry",
     "download_instructions",
     "find_split_lists",
     "frame_path",
+    "preparation_lock",
     "prepare_ucf101",
     "read_class_index",
     "read_corrupt_list",

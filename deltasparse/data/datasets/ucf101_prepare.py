@@ -72,7 +72,9 @@ def main(argv=None):
         argv: list of str or None (None reads `sys.argv[1:]`).
 
     Returns:
-        int exit status: 0 on success, 1 if inputs are missing or invalid.
+        int exit status: 0 on success, 1 (after one `error: ...` line on
+        stderr) if inputs are missing or invalid, the output folder is a
+        file or cannot be written, or another preparation holds its lock.
 
     Example:
     >>> main(["--source", "/data/UCF-101", "--output", "/data/ucf101"])  # doctest: +SKIP
@@ -89,7 +91,9 @@ def main(argv=None):
                 link=args.link, jpeg_quality=args.jpeg_quality,
                 subsets=tuple(args.subsets),
                 retry_corrupt=args.retry_corrupt, progress=not args.quiet)
-        except (FileNotFoundError, ValueError) as e:
+        except (OSError, ValueError, ucf101.PreparationLockedError) as e:
+            # Missing inputs, a bad or unwritable --output, a full disk, or
+            # another preparation running on the same folder: no traceback.
             print(f"error: {e}", file=sys.stderr)
             return 1
         print(f"split{split}: {result.root}")

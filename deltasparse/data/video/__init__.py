@@ -17,11 +17,14 @@ from deltasparse.data.video.augment import random_affine_params
 from deltasparse.data.video.augment import resize_and_augment_clip
 from deltasparse.data.video.decode import read_video_frames
 from deltasparse.data.video.index import ClipIndex
+from deltasparse.data.video.index import check_jpeg
 from deltasparse.data.video.index import clip_frame_indices
 from deltasparse.data.video.index import count_video_frames
 from deltasparse.data.video.index import index_clips
 from deltasparse.data.video.index import num_clips
+from deltasparse.data.video.index import probe_video
 from deltasparse.data.video.pipeline import clip_dataset
+from deltasparse.data.video.pipeline import epoch_seed
 from deltasparse.data.video.pipeline import frame_dataset
 
 __all__ = [
@@ -30,13 +33,16 @@ __all__ = [
     "ClipIndex",
     "affine_transform_matrix",
     "augment_clip",
+    "check_jpeg",
     "clip_dataset",
     "clip_frame_indices",
     "count_video_frames",
     "frame_dataset",
     "index_clips",
     "num_clips",
+    "epoch_seed",
     "preprocess",
+    "probe_video",
     "random_affine_params",
     "read_video_frames",
     "resize_and_augment_clip",

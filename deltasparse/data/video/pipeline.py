@@ -10,7 +10,7 @@ files (`source="video"`, OpenCV decoding inside `tf.numpy_function`).
 
 Per clip the pipeline does what the original did, in the same order:
 
-1. read `nb_frames` frames `i, i + frame_stride, ...` (see `clip_frame_indices`);
+1. read `clip_length` frames `i, i + frame_stride, ...` (see `clip_frame_indices`);
 2. resize every frame to `image_size` (bilinear, no crop: the aspect ratio
    is distorted, like the original `cv2.resize`);
 3. with `augment`, ONE random affine transform per clip, shared by all its
@@ -26,10 +26,19 @@ Per clip the pipeline does what the original did, in the same order:
 and yields `(clips float32 (B, T, H, W, 3), one-hot labels (B, classes))`.
 Everything runs inside `tf.data` with parallel `map`, parallel batching and
 prefetching, so input work overlaps training. Shuffling uses
-`tf.random.experimental.index_shuffle` (a fresh permutation per epoch in
-O(1) memory) and the augmentation parameters are stateless functions of
-(epoch seed, clip index), so with a `seed` the stream is reproducible even
-with parallel calls.
+`tf.random.experimental.index_shuffle` (a permutation in O(1) memory) and
+the augmentation parameters are stateless functions of (epoch seed, clip
+index), so with a `seed` the stream is reproducible even with parallel
+calls. Two ways to run epochs:
+
+- one dataset iterated again and again (`epoch=None`, the default): every
+  iteration draws a fresh epoch seed from a generator seeded by `seed`;
+- one dataset per epoch (`epoch=0, 1, ...`, what a resumable trainer
+  uses): the epoch seed is `epoch_seed(seed, epoch)`, a stateless hash, so
+  the order and the augmentation of epoch `e` are pure functions of
+  `(seed, e)`: a fresh process that builds epoch 3 gets exactly the
+  batches of the 4th epoch of an uninterrupted run, whatever was iterated
+  before.
 
 Classes are indexed by their Python-sorted names (spec §10 item 14), the
 order of `sorted(os.listdir(root))`, not the `classInd.txt` numbering.
@@ -56,8 +65,35 @@ from deltasparse.data.video.index import index_clips
 # --------------------------------------------------------------------------
 
 
-def _epoch_dataset(n, shuffle, need_seed, seed):
-    """(clip index, epoch seed) pairs; a fresh seed on every iteration."""
+def epoch_seed(seed, epoch):
+    """The epoch seed of `clip_dataset(..., seed=seed, epoch=epoch)`.
+
+    A stateless hash of `(seed, epoch)` (NumPy's `SeedSequence`), the same
+    in every process and on every platform; `seed=None` counts as 0.
+
+    Args:
+        seed: int or None.
+        epoch: int >= 0.
+
+    Returns:
+        int, in `[0, 2**63)`.
+
+    Example:
+    >>> epoch_seed(1, 3) == epoch_seed(1, 3) != epoch_seed(1, 4)
+    True
+    """
+    seed = 0 if seed is None else int(seed)
+    state = np.random.SeedSequence([seed % 2**64, int(epoch)]).generate_state(
+        2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def _epoch_dataset(n, shuffle, need_seed, seed, epoch_number=None):
+    """(clip index, epoch seed) pairs.
+
+    With `epoch`, the epoch seed is `epoch_seed(seed, epoch)`; without, a
+    fresh seed is drawn on every iteration.
+    """
     n64 = tf.constant(n, tf.int64)
 
     def epoch(r):
@@ -71,6 +107,8 @@ def _epoch_dataset(n, shuffle, need_seed, seed):
 
     if not need_seed:
         ds = epoch(tf.constant(0, tf.int64))
+    elif epoch_number is not None:
+        ds = epoch(tf.constant(epoch_seed(seed, epoch_number), tf.int64))
     else:
         ds = tf.data.Dataset.random(
             seed=seed, rerandomize_each_iteration=True).take(1).flat_map(epoch)
@@ -80,7 +118,7 @@ def _epoch_dataset(n, shuffle, need_seed, seed):
 def _build_dataset(index, batch_size, image_size, preprocessing, augment,
                    shuffle, seed, drop_remainder, deterministic, interpolation,
                    squeeze_time, augmentation, num_parallel_calls,
-                   video_seek=False):
+                   video_seek=False, epoch=None):
     batch_size = check_positive_int("batch_size", batch_size)
     height, width = check_image_size(image_size)
     prep = check_preprocessing(preprocessing)
@@ -91,6 +129,11 @@ def _build_dataset(index, batch_size, image_size, preprocessing, augment,
     if seed is not None and (isinstance(seed, bool) or not isinstance(
             seed, (int, np.integer))):
         raise ValueError(f"`seed` must be None or an int. Received: seed={seed!r}")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(
+            epoch, (int, np.integer)) or epoch < 0):
+        raise ValueError(
+            "`epoch` must be None or an int >= 0 (the epoch number, from 0). "
+            f"Received: epoch={epoch!r}")
     unknown = set(augmentation or {}) - set(AUGMENTATION)
     if unknown:
         raise ValueError(
@@ -98,14 +141,14 @@ def _build_dataset(index, batch_size, image_size, preprocessing, augment,
             f"Received: augmentation={augmentation!r}")
     aug_kwargs = {**AUGMENTATION, **(augmentation or {})}
     if deterministic is None:
-        deterministic = seed is not None or not shuffle
+        deterministic = seed is not None or epoch is not None or not shuffle
     if num_parallel_calls is None:
         num_parallel_calls = tf.data.AUTOTUNE
 
     def read_video(path, frame_ids):
         return read_video_frames(path, frame_ids, seek=video_seek)
 
-    T, fs = index.nb_frames, index.frame_stride
+    T, fs = index.clip_length, index.frame_stride
     n = len(index)
     clip_video = tf.constant(index.clip_video, tf.int32)
     clip_start = tf.constant(index.clip_start, tf.int64)
@@ -151,7 +194,7 @@ def _build_dataset(index, batch_size, image_size, preprocessing, augment,
         label = tf.one_hot(tf.gather(labels, v), num_classes, dtype=tf.float32)
         return clip, label
 
-    ds = _epoch_dataset(n, shuffle, shuffle or augment, seed)
+    ds = _epoch_dataset(n, shuffle, shuffle or augment, seed, epoch)
     ds = ds.map(load, num_parallel_calls=num_parallel_calls,
                 deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder,
@@ -164,17 +207,18 @@ def _build_dataset(index, batch_size, image_size, preprocessing, augment,
     return ds
 
 
-def clip_dataset(root, nb_frames, frame_stride=1, sequence_stride=1,
+def clip_dataset(root, clip_length, frame_stride=1, sequence_stride=1,
                  batch_size=16, image_size=(224, 224), preprocessing="caffe",
                  augment=False, shuffle=False, source="frames", seed=None,
                  drop_remainder=False, classes=None, subset=None,
                  deterministic=None, interpolation="bilinear",
                  augmentation=None, num_parallel_calls=None, progress=True,
-                 video_seek=False):
+                 video_seek=False, epoch=None, allow_empty_classes=False,
+                 verify_frames=False):
     """A `tf.data.Dataset` of sliding-window clips and one-hot labels.
 
     Replaces the original `SlidingFrameGenerator` train/validation factories
-    (spec §6.3): clips of `nb_frames` frames (see `clip_frame_indices`, with
+    (spec §6.3): clips of `clip_length` frames (see `clip_frame_indices`, with
     the original's off-by-one fixed), resized bilinearly to `image_size`
     without cropping, optionally augmented with ONE random affine transform
     per clip shared by all its frames (the original `ImageDataGenerator`
@@ -198,7 +242,7 @@ def clip_dataset(root, nb_frames, frame_stride=1, sequence_stride=1,
         root: str, `<split root>/<subset>` as written by `prepare_ucf101`
             (the `_frames` twin is accepted too), or the split root together
             with `subset`.
-        nb_frames: int, frames per clip (T).
+        clip_length: int, frames per clip (T).
         frame_stride: int, step between the frames of a clip. Defaults to 1.
         sequence_stride: number, step between clip starts (the originals
             used `ceil(T / 2)`). Defaults to 1.
@@ -227,6 +271,14 @@ def clip_dataset(root, nb_frames, frame_stride=1, sequence_stride=1,
             frame instead of decoding from the start of the video (faster
             for long videos; exact when the file's timestamps are sane, see
             `read_video_frames`). Defaults to False (always exact).
+        epoch: None or int >= 0. None: every iteration of the dataset is a
+            new epoch with a fresh seed. An int: the dataset IS that epoch;
+            its order and augmentation are pure functions of `(seed,
+            epoch)` (`epoch_seed`; `seed=None` counts as 0) and iterating it
+            again repeats it. Build one per epoch for exact resumption:
+            `lambda e: clip_dataset(..., seed=s, epoch=e)`.
+        allow_empty_classes: bool, see `index_clips`. Defaults to False.
+        verify_frames: bool, see `index_clips`. Defaults to False.
 
     Returns:
         `tf.data.Dataset` of `(float32 (B, T, H, W, 3), float32 (B, classes))`.
@@ -234,7 +286,9 @@ def clip_dataset(root, nb_frames, frame_stride=1, sequence_stride=1,
     Raises:
         FileNotFoundError: if `root` is not a prepared folder (the message
             says how to prepare one).
-        ValueError: for invalid arguments.
+        ValueError: for invalid arguments, or a class without any usable
+            clip (see `index_clips`; unreadable videos are skipped and
+            listed in `ds.clip_index.unreadable`).
 
     Example:
     >>> from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf
@@ -245,13 +299,15 @@ def clip_dataset(root, nb_frames, frame_stride=1, sequence_stride=1,
     >>> x.shape, y.shape  # doctest: +SKIP
     (TensorShape([8, 2, 64, 64, 3]), TensorShape([8, 8]))
     """
-    index = index_clips(root, nb_frames, frame_stride, sequence_stride,
+    index = index_clips(root, clip_length, frame_stride, sequence_stride,
                         source=source, classes=classes, subset=subset,
-                        progress=progress)
+                        progress=progress,
+                        allow_empty_classes=allow_empty_classes,
+                        verify_frames=verify_frames)
     return _build_dataset(index, batch_size, image_size, preprocessing,
                           augment, shuffle, seed, drop_remainder,
                           deterministic, interpolation, False, augmentation,
-                          num_parallel_calls, video_seek)
+                          num_parallel_calls, video_seek, epoch)
 
 
 def frame_dataset(root, batch_size=32, image_size=(224, 224),
@@ -259,7 +315,8 @@ def frame_dataset(root, batch_size=32, image_size=(224, 224),
                   seed=None, drop_remainder=False, classes=None, subset=None,
                   frame_step=1, deterministic=None, interpolation="bilinear",
                   augmentation=None, num_parallel_calls=None, source="frames",
-                  video_seek=False):
+                  video_seek=False, epoch=None, allow_empty_classes=False,
+                  verify_frames=False, progress=True):
     """A `tf.data.Dataset` of single frames, for the 2-D baselines.
 
     Replaces `ImageDataGenerator.flow_from_directory` on the extracted
@@ -295,6 +352,10 @@ def frame_dataset(root, batch_size=32, image_size=(224, 224),
         num_parallel_calls: int or None (AUTOTUNE).
         source: `"frames"` or `"video"`. Defaults to `"frames"`.
         video_seek: bool, see `clip_dataset`. Defaults to False.
+        epoch: None or int >= 0, see `clip_dataset`.
+        allow_empty_classes: bool, see `index_clips`. Defaults to False.
+        verify_frames: bool, see `index_clips`. Defaults to False.
+        progress: bool, progress bar when many videos are checked.
 
     Returns:
         `tf.data.Dataset` of `(float32 (B, H, W, 3), float32 (B, classes))`
@@ -308,9 +369,11 @@ def frame_dataset(root, batch_size=32, image_size=(224, 224),
     """
     frame_step = check_positive_int("frame_step", frame_step)
     index = index_clips(root, 1, 1, frame_step, source=source,
-                        classes=classes, subset=subset)
+                        classes=classes, subset=subset, progress=progress,
+                        allow_empty_classes=allow_empty_classes,
+                        verify_frames=verify_frames)
     return _build_dataset(index, batch_size, image_size, preprocessing,
                           augment, shuffle, seed, drop_remainder,
                           deterministic, interpolation, True, augmentation,
-                          num_parallel_calls, video_seek)
+                          num_parallel_calls, video_seek, epoch)
 

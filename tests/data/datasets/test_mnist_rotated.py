@@ -29,13 +29,13 @@ def keras_home(tmp_path, monkeypatch):
 
 
 def test_quarter_turns_equal_numpy_rot90():
-    """With phase 0 and 4 rotations, PIL's bilinear rotation is exact."""
+    """With phase 0 and a clip length of 4, PIL's bilinear rotation is exact."""
     img = (np.arange(28 * 28) % 251).astype(np.uint8).reshape(28, 28)
-    frames = mr.rotated_frames(img, 0.0, rotations=4, size=14)
+    frames = mr.rotated_frames(img, 0.0, clip_length=4, size=14)
     for t in range(4):
         np.testing.assert_array_equal(frames[t], np.rot90(img, t)[:14, :14])
     # phase 90 shifts every frame by one quarter turn (counter-clockwise).
-    frames = mr.rotated_frames(img, 90.0, rotations=4, size=10)
+    frames = mr.rotated_frames(img, 90.0, clip_length=4, size=10)
     for t in range(4):
         np.testing.assert_array_equal(frames[t],
                                       np.rot90(img, t + 1)[:10, :10])
@@ -93,7 +93,7 @@ def test_subset_equals_prefix_of_full_dataset(keras_home):
 
 def test_global_rng_by_default(keras_home):
     np.random.seed(123)
-    data = mr.MNISTRotatedDataset(n_train=2, n_test=1, rotations=3,
+    data = mr.MNISTRotatedDataset(n_train=2, n_test=1, clip_length=3,
                                   progress=False)
     np.testing.assert_allclose(
         data.phases_train, 360.0 * np.random.RandomState(123).rand(2))
@@ -105,7 +105,7 @@ def test_explicit_path_overrides_cache(keras_home, tmp_path):
              y_train=np.arange(11) % 10, x_test=np.zeros((3, 28, 28),
                                                         np.uint8),
              y_test=np.arange(3))
-    data = mr.MNISTRotatedDataset(path=str(other), rotations=2, rng=0,
+    data = mr.MNISTRotatedDataset(path=str(other), clip_length=2, rng=0,
                                   progress=False)
     assert data.X_train.shape == (11, 2, 14, 14, 1)
     assert data.X_train[:, :, 6:, 6:].min() == 1.0  # centre stays white
@@ -120,7 +120,7 @@ def test_explicit_path_overrides_cache(keras_home, tmp_path):
 def test_sklearn_fallback(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with caplog.at_level(logging.WARNING, logger=mr.__name__):
-        data = mr.MNISTRotatedDataset(n_train=20, n_test=5, rotations=4,
+        data = mr.MNISTRotatedDataset(n_train=20, n_test=5, clip_length=4,
                                       rng=0, progress=False)
     assert data.source == "sklearn_digits_fallback"
     assert "sklearn_digits_fallback" in caplog.text
@@ -153,7 +153,7 @@ def test_generate_labeled_data_every_class(keras_home, tmp_path):
     np.savez(big, x_train=fake_digits(rng, 200),
              y_train=np.arange(200) % 10, x_test=fake_digits(rng, 5),
              y_test=np.arange(5))
-    data = mr.MNISTRotatedDataset(path=str(big), rotations=2, rng=4,
+    data = mr.MNISTRotatedDataset(path=str(big), clip_length=2, rng=4,
                                   progress=False)
     (xl, yl), (xv, yv), (xt, yt) = data.generate_labeled_data(100)
     assert xl.shape == (100, 2, 14, 14, 1) and len(xv) == 11
@@ -168,8 +168,8 @@ def test_generate_labeled_data_every_class(keras_home, tmp_path):
 
 
 def test_zca_and_imagenet_options(keras_home):
-    raw = mr.MNISTRotatedDataset(rng=1, rotations=3, progress=False)
-    white = mr.MNISTRotatedDataset(rng=1, rotations=3, zca_epsilon=0.1,
+    raw = mr.MNISTRotatedDataset(rng=1, clip_length=3, progress=False)
+    white = mr.MNISTRotatedDataset(rng=1, clip_length=3, zca_epsilon=0.1,
                                    progress=False)
     rows = raw.X_train.reshape(-1, 196).astype(np.float64)
     mean = rows.mean(0)
@@ -179,7 +179,7 @@ def test_zca_and_imagenet_options(keras_home):
     expected = (raw.X_test.reshape(-1, 196) - mean) @ p
     np.testing.assert_allclose(white.X_test.reshape(-1, 196), expected,
                                atol=1e-4)
-    vgg = mr.MNISTRotatedDataset(rng=1, rotations=2, n_train=3, n_test=2,
+    vgg = mr.MNISTRotatedDataset(rng=1, clip_length=2, n_train=3, n_test=2,
                                  imagenet_preprocessing=True, progress=False)
     assert vgg.X_train.shape == (3, 2, 32, 32, 3)
     assert vgg.X_train[0, 0, 31, 31, 0] == pytest.approx(-103.939, abs=1e-4)

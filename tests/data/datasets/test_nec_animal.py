@@ -70,18 +70,18 @@ def test_padding_and_frames(folder):
 
 def test_given_length_and_subset(folder):
     data = nec.NECAnimalDataset(folder, size=8, zca_epsilon=None,
-                                last_end=9, length=6, n_videos=2,
+                                last_end=9, clip_length=6, n_videos=2,
                                 pad_value=-2, progress=False)
     assert data.X.shape == (2, 6, 8, 8, 3) and data.X.dtype == np.float32
     np.testing.assert_array_equal(data.X[1, 2:], np.float32(-2 / 255.0))
-    with pytest.raises(ValueError, match="length=3"):
-        nec.NECAnimalDataset(folder, last_end=9, length=3, progress=False)
+    with pytest.raises(ValueError, match="clip_length=3"):
+        nec.NECAnimalDataset(folder, last_end=9, clip_length=3, progress=False)
     with pytest.raises(ValueError, match="n_videos=4"):
         nec.NECAnimalDataset(folder, last_end=9, n_videos=4)
 
 
 def test_zca_on_all_frames_including_pads(folder):
-    data = nec.NECAnimalDataset(folder, size=2, last_end=9, length=5,
+    data = nec.NECAnimalDataset(folder, size=2, last_end=9, clip_length=5,
                                 dtype="float64", progress=False)
     raw = np.full((3, 5, 2, 2, 3), -1.0 / 255.0)
     for i, (start, n) in enumerate(((1, 3), (4, 2), (6, 4))):

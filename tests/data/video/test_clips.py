@@ -104,15 +104,15 @@ def test_clip_count_matches_original_for_unit_frame_stride():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"nb_frames": 0}, "`nb_frames`"),
-    ({"nb_frames": 2.0}, "`nb_frames`"),
+    ({"clip_length": 0}, "`clip_length`"),
+    ({"clip_length": 2.0}, "`clip_length`"),
     ({"frame_stride": 0}, "`frame_stride`"),
     ({"sequence_stride": 0}, "`sequence_stride`"),
     ({"sequence_stride": float("nan")}, "`sequence_stride`"),
     ({"num_frames": -1}, "`num_frames`"),
 ])
 def test_clip_frame_indices_invalid(kwargs, match):
-    args = {"num_frames": 5, "nb_frames": 2, **kwargs}
+    args = {"num_frames": 5, "clip_length": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         video.clip_frame_indices(**args)
 
@@ -139,9 +139,16 @@ def test_index_sorted_classes_labels_and_gaps(static_root):
 
 
 def test_index_warns_for_short_videos_and_fails_when_nothing_fits(static_root):
+    # T=4 leaves class "a" (3 contiguous frames) without a clip: refused ...
+    with pytest.raises(ValueError, match=r"\['a'\].*allow_empty_classes"), \
+            pytest.warns(UserWarning, match="shorter than one clip"):
+        video.index_clips(static_root, 4)
+    # ... unless asked for; the label numbering stays that of sorted names.
     with pytest.warns(UserWarning, match="shorter than one clip"):
-        idx = video.index_clips(static_root, 4)
+        idx = video.index_clips(static_root, 4, allow_empty_classes=True)
     assert len(idx) == 1 + 0 + 0 + 2
+    assert idx.class_names == ["B", "a", "b"] and idx.empty_classes == ["a"]
+    assert sorted(set(idx.video_labels[idx.clip_video].tolist())) == [0, 2]
     with pytest.raises(ValueError, match="No clip of 9 frames"), \
             pytest.warns(UserWarning):
         video.index_clips(static_root, 9)
