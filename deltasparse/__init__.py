@@ -19,7 +19,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "ops",
-    "results",
+    "reporting",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

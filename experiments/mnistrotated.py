@@ -23,114 +23,44 @@ run's info as data.source). Runs are stored under
 results/mnistrotated/<run id>/ (root: $DELTASPARSE_RESULTS).
 """
 
-from deltasparse.experiment import gks
+from deltasparse.experiment import autoencoder_experiments as shared
 from deltasparse.experiment import make_experiment
 
 ex = make_experiment("mnistrotated")
+shared.add_shared_config(ex)  # seed, gpus, ..., and every shared default
 
 
 @ex.config
 def config():
-    seed = 123  # random seed of Python, NumPy and Keras (the paper's value)
-    gpus = None  # GPUs to use: None = all, "0" or [0, 1], "" = CPU only
-    memory_growth = True  # allocate GPU memory on demand
-    verbose = 2  # Keras fit verbosity: 0 silent, 1 bar, 2 a line per epoch
-    vgg19_weights = None  # vgg19 only: ImageNet VGG19 no-top .h5 file
-    spatial_sparsity = True  # False (nospatial): k_spatial = H * W
-    lifetime_sparsity = True  # False (nolifetime): k_lifetime = batch * T
-    # reconstruction and decoder-weight PNGs
-    plot = dict(
-        n_videos=8,  # videos drawn in videos_train.png / videos_test.png
-        figsize=[30, 90],  # matplotlib figure size in inches
-        dpi=160,  # resolution of every PNG
-    )
     # Rotated MNIST (deltasparse.data.MNISTRotatedDataset)
     _data = dict(
         # labelled training videos per round (total, not per class)
         num_labeled=[300, 600, 1000, 2000, 5000, 10000, 54000],
-        rotations=36,  # frames per video: one full turn in 10 degree steps
+        clip_length=36,  # frames per video: a full turn in 10 degree steps
         size=14,  # side of the top-left crop of the 28x28 digit
         zca_epsilon=None,  # ZCA whitening epsilon; None = no whitening
-        imagenet_preprocessing=False,  # VGG19 input (pad, RGB, caffe)
-        dtype="float32",  # float dtype of the videos
         path=None,  # mnist.npz; None = Keras cache (~/.keras/datasets)
         fallback=True,  # without MNIST, use scikit-learn's digits (logged)
         n_train=None,  # use only the first n_train training digits; None = all
         n_test=None,  # use only the first n_test test digits; None = all
     )
-    # model and training (TemporalAutoencoder config)
     _algo = dict(
-        mode=None,  # algorithm, set by its named config (e.g. groupwtacrnn)
-        batch_size=30,  # videos per batch (also the lifetime competition)
-        shape1=_data["rotations"],  # T, frames per video
-        shape2=_data["size"],  # H
-        shape3=_data["size"],  # W
-        shape4=1,  # C_in (grayscale)
-        classes=10,  # digit classes
+        clip_length=_data["clip_length"],  # T, frames per video
+        image_size=[_data["size"], _data["size"]],  # [H, W]
+        channels=1,  # grayscale
+        num_classes=10,  # digit classes
         filters=64,  # F, encoder channels
-        filter_size_enc=3,  # encoder (and ConvMinimalRNN2D) kernel size
-        filter_size_dec=11,  # decoder (Conv2DTranspose) kernel size
-        k_spatial=1,  # winners per frame (and channel or group)
-        k_lifetime=1,  # winners per position over batch x time
-        groups=None,  # channel groups (set by the group named configs)
-        pool_size=2,  # classifier max-pooling
-        dropout=0.3,  # classifier dropout (and input dropout of denoising*)
-        l2=0.0,  # L2 weight on every kernel
-        epochs=50,  # pre-training epochs; classifier epochs at most
-        patience=5,  # early-stopping patience of the classifiers (val_loss)
-        lr=1e-4,  # Adam learning rate (end-to-end SGD uses lr / 10)
-        momentum=0.9,  # end-to-end SGD momentum
-        clipnorm=0.0,  # global gradient-norm clipping; 0 = off
-        gpus=1,  # replicas of the original's multi_gpu_model; must be 1
-        l1_slow=1e-4,  # slowness penalty weight (slowgroupwtacnn only)
+        encoder_kernel_size=3,  # encoder (and ConvMinimalRNN2D) kernel
+        decoder_kernel_size=11,  # decoder (Conv2DTranspose) kernel
         carry_over=True,  # paper: head and optimizers carry over rounds
-        jit_compile="auto",  # XLA: "auto" = on GPU only
-        run_eagerly=False,  # eager Keras (faster for a few tiny batches)
     )
-    if not spatial_sparsity:
-        _algo["k_spatial"] = _algo["shape2"] * _algo["shape3"]  # 14 * 14
-    if not lifetime_sparsity:
-        _algo["k_lifetime"] = _algo["batch_size"] * _algo["shape1"]  # 30 * 36
 
 
-# Algorithms and the nospatial / nolifetime ablations (spec §6).
-gks.add_algorithm_configs(ex, groups=16, vgg19_algo={"shape4": 3})
-
-
-@ex.named_config
-def quick():
-    # Smoke test: 300 short videos, tiny model, 6 epochs, two rounds.
-    # Put it after the algorithm: `with groupwtacrnn quick`.
-    _data = dict(
-        num_labeled=[100, 200],  # two small rounds (10 classes in each split)
-        rotations=8,  # 8 frames per video (45 degree steps)
-        n_train=300,  # training digits
-        n_test=100,  # test digits
-    )
-    _algo = dict(
-        filters=8,  # F
-        groups=2,  # F / G = 4 as in the paper
-        filter_size_dec=5,  # decoder kernel
-        epochs=6,  # epochs per stage
-        patience=2,  # early-stopping patience
-        lr=1e-2,  # large steps: a few epochs learn something
-    )
-    plot = dict(n_videos=4, figsize=[8, 4], dpi=80)  # small PNGs
-
-
-@ex.capture
-def load_data(_data, _run, _log):
-    """Builds Rotated MNIST from `_data` and records its description."""
-    return gks.load_dataset("mnistrotated", _data, log=_log, run=_run)
+shared.add_named_configs(ex, groups=16, vgg19_algo={"channels": 3}, quick_data=dict(
+    num_labeled=[100, 200], clip_length=8, n_train=300, n_test=100))
 
 
 @ex.automain
-def main(_run, _log, _data, _algo, seed, gpus, memory_growth, vgg19_weights,
-         plot, verbose):
+def main(_config, _run, _log):
     """Pre-trains on all training videos, then classifies each labelled set."""
-    config = gks.algorithm_config(_algo, vgg19_weights)
-    gks.prepare_run(gpus, memory_growth, seed)
-    data = load_data()
-    return gks.train_test_protocol(
-        data, config, _run, _log, num_labeled=_data["num_labeled"],
-        plot=plot, verbose=verbose)
+    return shared.run_experiment("mnistrotated", _config, _run, _log)

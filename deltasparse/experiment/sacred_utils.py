@@ -43,6 +43,7 @@ def make_experiment(name, root=None, observe=True, interactive=False):
     """
     from sacred import Experiment
     from sacred import SETTINGS
+    from sacred.host_info import HostInfoGetter
     from sacred.observers import FileStorageObserver
     from sacred.utils import apply_backspaces_and_linefeeds
 
@@ -50,6 +51,9 @@ def make_experiment(name, root=None, observe=True, interactive=False):
     ex = _experiment_in_caller_scope(
         Experiment, inspect.stack()[1][0].f_globals,
         name=name, interactive=interactive, save_git_info=False,
+        # The process id lets `deltasparse-results` tell a killed run (no
+        # such process on this host) from a live one.
+        additional_host_info=[HostInfoGetter(os.getpid, "pid")],
     )
     ex.captured_out_filter = apply_backspaces_and_linefeeds
     if observe:

@@ -18,7 +18,18 @@ Semantics shared by both functions:
   flat index** (as `tf.nn.top_k`), so even among equal values or zeros
   exactly `k_eff` entries are kept.
 * The mask carries no gradient: `d(mask * x)/dx = mask`, winners receive
-  the upstream gradient unchanged and losers receive 0.
+  the upstream gradient unchanged and losers receive 0. Losers are exactly
+  0 in the output, also where `x` is inf or NaN (`where(mask, x, 0)`).
+* NaN ranks LOWEST: a NaN score is ranked as `-inf`, and among entries
+  equal to `-inf` the real ones win first, so a NaN wins only when its row
+  has fewer than `k_eff` real values. (The original's `tf.nn.top_k` put
+  NaN above every real value, so with `k=1` a single NaN zeroed the true
+  maximum; NaN-as-lowest keeps the real winners.)
+* Empty inputs: a tensor with a 0-length axis (the competing axes or any
+  other) is returned unchanged: there is nothing to rank, and the
+  "keep `min(k, S)` entries" rule gives that empty result. `k > S` is not
+  an error either: every entry of the row wins (e.g. the lifetime
+  competition on a last batch smaller than `k`).
 
 Implementation: instead of scattering `top_k` indices, the k-th largest
 score of every row is found with `top_k` values, every entry above it wins,
@@ -42,6 +53,7 @@ from deltasparse.ops.norms import _check_epsilon
 from deltasparse.ops.norms import _check_p
 from deltasparse.ops.norms import _is_int
 from deltasparse.ops.norms import _is_real
+from deltasparse.ops.norms import _normalize_axes
 from deltasparse.ops.norms import _prod
 from deltasparse.ops.norms import _reshape
 from deltasparse.ops.norms import _shape
@@ -75,35 +87,6 @@ def _inference_k(k, alpha):
     return max(1, int(math.floor(alpha * k + 0.5)))
 
 
-def _normalize_axes(axis, ndim, name):
-    if _is_int(axis):
-        axes = [axis]
-    elif (
-        isinstance(axis, (list, tuple))
-        and len(axis) > 0
-        and all(_is_int(a) for a in axis)
-    ):
-        axes = list(axis)
-    else:
-        raise ValueError(
-            f"`{name}` must be an int or a non-empty list/tuple of ints. "
-            f"Received: {name}={axis!r}"
-        )
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"Every entry of `{name}` must be in [-{ndim}, {ndim}) for "
-                f"inputs of rank {ndim}. Received: {name}={axis!r}"
-            )
-        out.append(int(a) % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(
-            f"`{name}` must not repeat an axis. Received: {name}={axis!r}"
-        )
-    return out
-
-
 def _is_python_flag(training):
     return training is None or isinstance(
         training, (bool, np.bool_, numbers.Integral)
@@ -134,38 +117,67 @@ def _transpose(x, perm):
 def _winners(scores, k):
     """Bool mask of the `min(k, S)` largest entries along the last axis.
 
-    Ties go to the lower index. `k` is a static Python int; `S` (the last
+    Ties go to the lower index. NaN ranks below every real value, `-inf`
+    included (it is ranked as `-inf`, and among entries equal to `-inf`
+    the real ones win first). `k` is a static Python int; `S` (the last
     axis) may be dynamic.
     """
+    nan = ops.isnan(scores)
+    scores = ops.where(nan, ops.full_like(scores, -float("inf")), scores)
     size = scores.shape[-1]
     if size is not None:
         k_eff = min(k, size)
         if k_eff == 1:
-            kth = ops.max(scores, axis=-1, keepdims=True)
+            kth = _row_max(scores)
         else:
             values, _ = ops.top_k(scores, k_eff, sorted=True)
             kth = values[..., k_eff - 1 : k_eff]
     else:
         k_eff = ops.minimum(k, ops.shape(scores)[-1])
         if k == 1:
-            kth = ops.max(scores, axis=-1, keepdims=True)
+            kth = _row_max(scores)
         else:
             # Pad each row with k copies of -inf: top_k(k) is then valid for
             # any S, and when S < k the k-th value is -inf, so all S entries
             # win (k_eff = S). Real -inf scores rank before the padding.
-            pad = ops.full_like(scores[..., :1], -float("inf"))
+            # (Shaped from a row sum, which also exists when S = 0.)
+            row = ops.sum(scores, axis=-1, keepdims=True)
+            pad = ops.full_like(row, -float("inf"))
             pad = ops.repeat(pad, k, axis=-1)
             padded = ops.concatenate([scores, pad], axis=-1)
             values, _ = ops.top_k(padded, k, sorted=True)
             kth = values[..., k - 1 : k]
     greater = ops.greater(scores, kth)
     equal = ops.equal(scores, kth)
-    n_greater = ops.sum(ops.cast(greater, "int32"), axis=-1, keepdims=True)
-    equal_rank = ops.cumsum(ops.cast(equal, "int32"), axis=-1)
-    keep_equal = ops.logical_and(
-        equal, ops.less_equal(equal_rank, k_eff - n_greater)
+    slots = k_eff - ops.sum(ops.cast(greater, "int32"), axis=-1, keepdims=True)
+    # Entries equal to the k-th value fill the remaining slots in index
+    # order, real values before NaN (NaN can only tie at -inf).
+    equal_real = ops.logical_and(equal, ops.logical_not(nan))
+    equal_nan = ops.logical_and(equal, nan)
+    rank_real = ops.cumsum(ops.cast(equal_real, "int32"), axis=-1)
+    n_real = ops.sum(ops.cast(equal_real, "int32"), axis=-1, keepdims=True)
+    rank_nan = n_real + ops.cumsum(ops.cast(equal_nan, "int32"), axis=-1)
+    keep_equal = ops.logical_or(
+        ops.logical_and(equal_real, ops.less_equal(rank_real, slots)),
+        ops.logical_and(equal_nan, ops.less_equal(rank_nan, slots)),
     )
     return ops.logical_or(greater, keep_equal)
+
+
+def _row_max(scores):
+    # `initial` keeps rows of an empty batch valid (TF's `max` refuses an
+    # empty tensor otherwise); every score is >= -inf after the NaN mapping.
+    return ops.max(scores, axis=-1, keepdims=True, initial=-float("inf"))
+
+
+def _is_empty(shape):
+    return any(d == 0 for d in shape if d is not None)
+
+
+def _apply_mask(x, mask):
+    """`x` where `mask` is 1, exactly 0 elsewhere (also for inf/NaN losers);
+    the gradient is `mask * upstream`, as for `mask * x`."""
+    return ops.where(ops.cast(mask, "bool"), x, ops.zeros_like(x))
 
 
 def _competition_mask(scores, k, alpha, training):
@@ -224,21 +236,32 @@ def ksparse(x, k, axis, alpha=1, absolute=False, training=None):
             `k` (truthy) or `alpha * k` (falsy; `None` is inference, like
             the Keras-2 default learning phase). Defaults to `None`.
 
+    NaN scores rank below every real value (see the module docstring),
+    an input with a 0-length axis is returned unchanged, and `k` larger
+    than the competition keeps the whole row.
+
     Returns:
-        `mask * x`, same shape and dtype as `x`.
+        `x` at the winners and 0 elsewhere (`where(mask, x, 0)`), same shape
+        and dtype as `x`.
 
     Raises:
         ValueError: for `k <= 0`, a non-positive `alpha`, or `axis` entries
             that are out of range, repeated or not ints.
 
     Example:
-    >>> x = np.array([[1.0, 3.0, 3.0, 2.0]])
-    >>> ksparse(x, k=2, axis=-1)  # tie at 3: both kept; 2 and 1 dropped
+    >>> x = np.array([[1.0, 3.0, 3.0, 2.0]], "float32")
+    >>> keras.ops.convert_to_numpy(ksparse(x, k=2, axis=-1))  # tie at 3
     array([[0., 3., 3., 0.]], dtype=float32)
-    >>> ksparse(np.array([[0.0, 0.0, 5.0, 0.0]]), k=2, axis=-1)
+    >>> x = np.array([[0.0, 0.0, 5.0, 0.0]], "float32")
+    >>> keras.ops.convert_to_numpy(ksparse(x, k=2, axis=-1))
     array([[0., 0., 5., 0.]], dtype=float32)
 
     (Two winners, the 5 and the zero at index 0; the kept zero stays 0.)
+    NaN ranks lowest, so the real maximum wins:
+
+    >>> x = np.array([[1.0, np.nan, 3.0]], "float32")
+    >>> keras.ops.convert_to_numpy(ksparse(x, k=1, axis=-1))
+    array([[0., 0., 3.]], dtype=float32)
     """
     k = _check_k(k)
     _check_alpha(alpha)
@@ -246,7 +269,7 @@ def ksparse(x, k, axis, alpha=1, absolute=False, training=None):
     ndim = len(x.shape)
     sparse_axes = _normalize_axes(axis, ndim, "axis")
     size = _prod(x.shape[a] for a in sparse_axes)
-    if _keeps_everything(k, alpha, training, size):
+    if _keeps_everything(k, alpha, training, size) or _is_empty(x.shape):
         return x
     if isinstance(x, keras.KerasTensor):
         return keras.KerasTensor(x.shape, dtype=x.dtype)
@@ -263,7 +286,7 @@ def ksparse(x, k, axis, alpha=1, absolute=False, training=None):
     mask = _competition_mask(scores, k, alpha, training)
     mask = _reshape(ops.cast(mask, x.dtype), dims)
     mask = ops.stop_gradient(_transpose(mask, _inverse(perm)))
-    return x * mask
+    return _apply_mask(x, mask)
 
 
 def group_ksparse(
@@ -309,8 +332,13 @@ def group_ksparse(
         training: Python bool, `None` or a scalar boolean tensor; see
             `ksparse`. Defaults to `None`.
 
+    A group whose norm is NaN (it holds a NaN) ranks below every real norm,
+    and an input with a 0-length axis is returned unchanged (see
+    `ksparse`).
+
     Returns:
-        `mask * x`, same shape and dtype as `x`.
+        `x` in the winning groups and 0 elsewhere, same shape and dtype as
+        `x`.
 
     Raises:
         ValueError: for `k <= 0`, bad `groups`/`alpha`/`norm`/`epsilon`,
@@ -321,8 +349,11 @@ def group_ksparse(
     >>> x = np.random.rand(2, 3, 4, 4, 8).astype("float32")  # (B,T,H,W,C)
     >>> y = group_ksparse(x, groups=2, k=1, axis_group=[4],
     ...                   axis_sparse=[2, 3])  # 1 position per frame+group
-    >>> y.shape
+    >>> tuple(y.shape)
     (2, 3, 4, 4, 8)
+    >>> # one (h, w) position kept per (sample, frame, group): 4 channels each
+    >>> int(np.count_nonzero(keras.ops.convert_to_numpy(y)))
+    48
     """
     k = _check_k(k)
     _check_alpha(alpha)
@@ -353,7 +384,7 @@ def group_ksparse(
             f"`groups`. Received: groups={groups}"
         )
     size = _prod(x.shape[a] for a in sparse_axes)
-    if _keeps_everything(k, alpha, training, size):
+    if _keeps_everything(k, alpha, training, size) or _is_empty(x.shape):
         return x
     if isinstance(x, keras.KerasTensor):
         return keras.KerasTensor(x.shape, dtype=x.dtype)
@@ -373,4 +404,4 @@ def group_ksparse(
     mask = ops.repeat(ops.expand_dims(mask, -1), channels // groups, axis=-1)
     mask = _reshape(mask, dims)
     mask = ops.stop_gradient(_transpose(mask, _inverse(perm)))
-    return x * mask
+    return _apply_mask(x, mask)

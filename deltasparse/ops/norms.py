@@ -88,6 +88,37 @@ def _normalize_axis(axis, ndim, name):
     return int(axis) % ndim
 
 
+def _normalize_axes(axis, ndim, name):
+    """Validates an int or a non-empty list/tuple of ints as axes of a
+    rank-`ndim` tensor; returns them as non-negative ints."""
+    if _is_int(axis):
+        axes = [axis]
+    elif (
+        isinstance(axis, (list, tuple))
+        and len(axis) > 0
+        and all(_is_int(a) for a in axis)
+    ):
+        axes = list(axis)
+    else:
+        raise ValueError(
+            f"`{name}` must be an int or a non-empty list/tuple of ints. "
+            f"Received: {name}={axis!r}"
+        )
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"Every entry of `{name}` must be in [-{ndim}, {ndim}) for "
+                f"inputs of rank {ndim}. Received: {name}={axis!r}"
+            )
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(
+            f"`{name}` must not repeat an axis. Received: {name}={axis!r}"
+        )
+    return out
+
+
 def n_p(Z, p, axis, epsilon=None):
     """p-norm over `axis` with an epsilon inside the root.
 
@@ -98,7 +129,8 @@ def n_p(Z, p, axis, epsilon=None):
     Args:
         Z: tensor.
         p: float > 0. Order of the norm.
-        axis: int or tuple of ints. Axes to reduce.
+        axis: int, list/tuple of ints, or `None` (all axes). Axes to
+            reduce; each in `[-rank, rank)`, none repeated.
         epsilon: float >= 0 or `None`. Added to the sum before the root.
             `None` means `keras.config.epsilon()` (1e-7 by default, the
             `K.epsilon()` of the original). Defaults to `None`.
@@ -106,15 +138,20 @@ def n_p(Z, p, axis, epsilon=None):
     Returns:
         Tensor of `Z`'s dtype with the `axis` dimensions removed.
 
+    Raises:
+        ValueError: for `p <= 0`, a negative `epsilon`, or `axis` entries
+            that are out of range, repeated or not ints.
+
     Example:
-    >>> n_p(np.array([[3.0, 4.0]]), p=2, axis=-1, epsilon=0.0)
-    array([5.])
+    >>> z = np.array([[3.0, 4.0]], "float32")
+    >>> keras.ops.convert_to_numpy(n_p(z, p=2, axis=-1, epsilon=0.0))
+    array([5.], dtype=float32)
     """
     p = _check_p(p, "p")
     epsilon = _check_epsilon(epsilon)
     Z = ops.convert_to_tensor(Z)
-    if isinstance(axis, (list, tuple)):
-        axis = tuple(axis)
+    if axis is not None:
+        axis = tuple(_normalize_axes(axis, len(Z.shape), "axis"))
     if p == 2:
         powered = ops.square(Z)
     elif p == 1:
@@ -156,8 +193,9 @@ def group_norms(inputs, groups, axis, norm=2, epsilon=None):
             range, the axis length is unknown or not divisible by `groups`.
 
     Example:
-    >>> x = np.array([[3.0, 4.0, 0.0, 0.0]])
-    >>> group_norms(x, groups=2, axis=-1)  # [[5, sqrt(1e-7)]]
+    >>> x = np.array([[3.0, 4.0, 0.0, 0.0]], "float32")
+    >>> norms = group_norms(x, groups=2, axis=-1)  # [[5, sqrt(1e-7)]]
+    >>> keras.ops.convert_to_numpy(norms)
     array([[5.0000000e+00, 3.1622776e-04]], dtype=float32)
     """
     if not _is_int(groups) or groups < 1:

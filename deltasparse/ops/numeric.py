@@ -51,8 +51,9 @@ def diff(a, n=1, axis=-1):
         Tensor with `axis` of length `max(L - n, 0)`.
 
     Example:
-    >>> diff(np.array([1.0, 4.0, 9.0, 16.0]), n=2)
-    array([2., 2.])
+    >>> a = np.array([1.0, 4.0, 9.0, 16.0], "float32")
+    >>> keras.ops.convert_to_numpy(diff(a, n=2))
+    array([2., 2.], dtype=float32)
     """
     n = _check_n(n)
     a = ops.convert_to_tensor(a)
@@ -82,8 +83,9 @@ def cumsum(a, n=1, axis=-1):
         Tensor with `axis` of length `max(L - n, 0)`.
 
     Example:
-    >>> cumsum(np.array([1.0, 2.0, 3.0, 4.0]), n=1)  # [1, 3, 6, 10][1:]
-    array([ 3.,  6., 10.])
+    >>> a = np.array([1.0, 2.0, 3.0, 4.0], "float32")
+    >>> keras.ops.convert_to_numpy(cumsum(a, n=1))  # [1, 3, 6, 10][1:]
+    array([ 3.,  6., 10.], dtype=float32)
     """
     n = _check_n(n)
     a = ops.convert_to_tensor(a)
@@ -111,9 +113,10 @@ def kron(a, b):
         ValueError: if `a` or `b` is not 2-D.
 
     Example:
-    >>> kron(np.eye(2), np.ones((1, 2)))
+    >>> a, b = np.eye(2, dtype="float32"), np.ones((1, 2), "float32")
+    >>> keras.ops.convert_to_numpy(kron(a, b))
     array([[1., 1., 0., 0.],
-           [0., 0., 1., 1.]])
+           [0., 0., 1., 1.]], dtype=float32)
     """
     a = ops.convert_to_tensor(a)
     b = ops.convert_to_tensor(b)

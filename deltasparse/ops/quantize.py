@@ -13,7 +13,10 @@ deliberately unusual (spec `delta_activation.md` §2.5):
   less often (temporal sparsity).
 """
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -39,6 +42,48 @@ def _sum_to_shape(grad, shape):
     return grad
 
 
+def _check_static_step(q):
+    """Raises unless a Python/NumPy step `q` is finite and > 0 everywhere.
+
+    Tensors and variables (a learnable step) are not inspected: their
+    values are only known at run time, where `_quantize` guards `q == 0`.
+    """
+    if isinstance(q, bool):
+        raise ValueError(f"`q` must be a number or a tensor. Received: q={q!r}")
+    if not isinstance(q, (numbers.Real, np.ndarray, np.generic, list, tuple)):
+        return
+    try:
+        values = np.asarray(q, dtype="float64")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`q` must be a number or a tensor. Received: q={q!r}"
+        ) from None
+    if not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError(
+            "`q` (the quantization step) must be finite and > 0 everywhere: "
+            "a step of 0 divides by zero and gives NaN. "
+            f"Received: q={q!r}"
+        )
+
+
+def _check_broadcastable(x_shape, q_shape):
+    """Raises unless a step of `q_shape` broadcasts to `x_shape`."""
+    x_shape, q_shape = tuple(x_shape), tuple(q_shape)
+    ok = len(q_shape) <= len(x_shape)
+    if ok:
+        for dq, dx in zip(reversed(q_shape), reversed(x_shape)):
+            if not (dq == 1 or dq is None or dx is None or dq == dx):
+                ok = False
+                break
+    if not ok:
+        raise ValueError(
+            "`q` must be broadcastable to the shape of `x` (a scalar, a "
+            "per-channel vector of shape `(x.shape[-1],)`, ...) and must "
+            "not change the output shape. "
+            f"Received: q.shape={q_shape}, x.shape={x_shape}"
+        )
+
+
 def quantize(x, q):
     """Quantizes `x` to the grid of step `q`: `q * round(x / q)`.
 
@@ -61,8 +106,14 @@ def quantize(x, q):
     matches `tf.round(x / q) * q` exactly.
 
     The step is used as given: pass `|theta|` for a signed learnable
-    parameter `theta` (the layer does). `q = 0` divides by zero like the
-    original (the result is NaN or inf); the op adds no epsilon.
+    parameter `theta` (the layer does). A step given as a Python number or
+    NumPy array must be finite and > 0 (`ValueError` otherwise; the
+    original divided by zero and returned NaN). A step that is a tensor or
+    variable (e.g. a trainable `|theta|`) can only be checked at run time:
+    where it is exactly 0 the op returns `x` unchanged (the limit of
+    `q * round(x / q)` for `q -> 0`) and that step gets a 0 gradient,
+    instead of the original's NaN. For every non-zero step the values and
+    gradients are exactly those above; the op adds no epsilon.
 
     Args:
         x: float tensor to quantize. Integer input is cast to
@@ -70,32 +121,44 @@ def quantize(x, q):
         q: step size, a float or a tensor broadcastable to `x`. It is cast to
             the dtype of `x` (so under `mixed_float16` the quantization runs
             in float16 and the gradient is cast back to `q`'s dtype).
+            Static steps must be finite and > 0.
 
     Returns:
         Tensor with the shape and dtype of `x`.
+
+    Raises:
+        ValueError: if `q` does not broadcast to the shape of `x`, or a
+            static `q` is not finite and > 0.
 
     Example:
     >>> x = np.array([0.5, 1.5, 2.5, -1.5, 3.7], "float32")
     >>> keras.ops.convert_to_numpy(quantize(x, 1.0))
     array([ 0.,  2.,  2., -2.,  4.], dtype=float32)
     """
+    _check_static_step(q)
     x = ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(x.dtype):
         x = ops.cast(x, keras.config.floatx())
     q = ops.cast(ops.convert_to_tensor(q), x.dtype)
+    _check_broadcastable(x.shape, q.shape)
     return _quantize(x, q)
 
 
 @ops.custom_gradient
 def _quantize(x, q):
-    levels = ops.round(ops.divide(x, q))
-    y = ops.multiply(levels, q)
+    # Guard for a run-time step of exactly 0 (see `quantize`): identical
+    # values and gradients wherever q != 0.
+    nonzero = ops.not_equal(q, ops.zeros_like(q))
+    safe_q = ops.where(nonzero, q, ops.ones_like(q))
+    levels = ops.round(ops.divide(x, safe_q))
+    y = ops.where(nonzero, ops.multiply(levels, q), x)
 
     def grad(*args, upstream=None):
         if upstream is None:
             (upstream,) = args
         dx = _sum_to_shape(upstream, x.shape)
         dq = ops.negative(ops.multiply(levels, upstream))
+        dq = ops.where(nonzero, dq, ops.zeros_like(dq))
         dq = _sum_to_shape(dq, q.shape)
         return dx, dq
 

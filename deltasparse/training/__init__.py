@@ -22,6 +22,7 @@ from deltasparse.training.checkpoints import save_weights_atomic
 from deltasparse.training.checkpoints import write_json_atomic
 from deltasparse.training.distribution import distribution_strategy
 from deltasparse.training.distribution import is_chief
+from deltasparse.training.distribution import prepare_for_strategy
 from deltasparse.training.optimizers import make_optimizer
 from deltasparse.training.trainer import Trainer
 from deltasparse.training.trainer import TrainingResult
@@ -37,6 +38,7 @@ __all__ = [
     "distribution_strategy",
     "epoch_seed",
     "is_chief",
+    "prepare_for_strategy",
     "make_optimizer",
     "restore_training_state",
     "save_training_state",

@@ -110,6 +110,8 @@ class TimingCallback(keras.callbacks.Callback):
 
         iterator_types = (tf.data.Iterator, tf.distribute.DistributedIterator)
         strategy = model.distribute_strategy
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return  # Keras' one-step function rejects its eager PerReplica.
 
         def timed_train_function(iterator):
             if not isinstance(iterator, iterator_types):

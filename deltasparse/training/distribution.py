@@ -53,6 +53,18 @@ machine, each with its own `TF_CONFIG` (same `cluster`, its own `task`):
   multi-worker guide recommends, deleted when the run ends.
 - Resuming (`resume=True`) needs the checkpoint folder on a file system
   every worker can read (all workers restore the chief's last checkpoint).
+
+**Keras workaround (Keras 3.12-3.16, TF 2.16+):** `model.fit` under
+`MultiWorkerMirroredStrategy` fails inside Keras in two places
+(tensorflow/tensorflow#72388): its symbolic build reduces the whole
+`(x, y)` batch structure with `strategy.reduce`, which the collective
+strategy cannot do for a nested value, and its train/test steps reduce the
+scalar logs with `strategy.reduce("MEAN", v, axis=0)` ("Invalid reduction
+dimension 0 for input with 0 dimensions"). `prepare_for_strategy(model,
+strategy)` (called by `Trainer.fit`) fixes both on the model instance
+only: the build uses this worker's first local batch, and the steps return
+their logs as shape-`(1,)` tensors, which Keras reduces to the same scalar.
+Nothing else changes; without a multi-worker strategy it does nothing.
 """
 
 import json
@@ -157,3 +169,64 @@ def is_chief(strategy=None):
         return True
     return task_type == "worker" and (task_id or 0) == 0 and (
         "chief" not in cluster)
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` is a `MultiWorkerMirroredStrategy` of 2+ workers.
+
+    Args:
+        strategy: a `tf.distribute.Strategy` or `None`.
+
+    Returns:
+        bool.
+    """
+    if strategy is None:
+        return False
+    extended = getattr(strategy, "extended", None)
+    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
+
+
+def prepare_for_strategy(model, strategy):
+    """Works around Keras' `fit` bugs under a multi-worker strategy.
+
+    See the module docstring. Idempotent; a no-op unless `strategy` is a
+    multi-worker `MultiWorkerMirroredStrategy`.
+
+    Args:
+        model: a compiled `keras.Model` built under `strategy.scope()`.
+        strategy: a `tf.distribute.Strategy` or `None`.
+
+    Returns:
+        The model.
+    """
+    if not is_multi_worker(strategy) or getattr(
+            model, "_deltasparse_multi_worker_ready", False):
+        return model
+    tf = _tf()
+    import keras
+
+    def first_local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(first_local,
+                                                      next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def rank_one_logs(step):
+        def wrapped(data):
+            return {name: tf.reshape(value, [1])
+                    for name, value in step(data).items()}
+        return wrapped
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+    model.train_step = rank_one_logs(model.train_step)
+    model.test_step = rank_one_logs(model.test_step)
+    model._deltasparse_multi_worker_ready = True
+    return model

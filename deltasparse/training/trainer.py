@@ -26,7 +26,11 @@ batches and state of an uninterrupted run: on CPU the metrics and weights
 are bit for bit equal (tested). A fixed dataset (not a callable) is
 re-iterated each epoch; it resumes exactly only if its order is a function
 of TensorFlow's global seed (a `shuffle` without its own seed, created
-inside `train_data`) or fixed.
+inside `train_data`) or fixed. Under a distribution strategy TensorFlow
+re-seeds `tf.data` shuffles and random maps when it distributes the
+dataset (the order then differs from the one-device order), so draw the
+order and augmentation parameters in NumPy from `(seed, epoch)`, as
+`clip_dataset(seed=..., epoch=...)` does.
 
 **Locking.** `fit` holds an exclusive `fcntl.flock` on `<dir>/.lock` for its
 whole run (the OS drops it when the process dies); a second run on the same
@@ -69,6 +73,7 @@ from deltasparse.training import checkpoints as ckpt
 from deltasparse.training.callbacks import TimingCallback
 from deltasparse.training.callbacks import numeric_figures
 from deltasparse.training.distribution import is_chief
+from deltasparse.training.distribution import prepare_for_strategy
 
 logger = logging.getLogger("deltasparse.training")
 
@@ -180,6 +185,19 @@ def _split_xy(data):
     if isinstance(data, tuple) and len(data) == 2:
         return data
     return data, None
+
+
+def _static_batch_size(x):
+    """The static batch dimension of a `tf.data.Dataset`, or `None`."""
+    spec = getattr(x, "element_spec", None)
+    while isinstance(spec, (tuple, list)) and spec:
+        spec = spec[0]
+    if isinstance(spec, dict) and spec:
+        spec = next(iter(spec.values()))
+    shape = getattr(spec, "shape", None)
+    if shape is None or len(shape) == 0 or shape[0] is None:
+        return None
+    return int(shape[0])
 
 
 def _for_epoch(data, epoch):
@@ -366,6 +384,7 @@ class Trainer:
         if strategy is None:
             strategy = getattr(model, "distribute_strategy", None)
         chief = is_chief(strategy)
+        prepare_for_strategy(model, strategy)
         lock = ckpt.CheckpointLock(self.checkpoint_dir) if chief else None
         scratch = None
         if lock is not None:
@@ -449,8 +468,8 @@ class Trainer:
         last_logs = {}
         for epoch in range(start, epochs):
             keras.utils.set_random_seed(epoch_seed(seed, epoch))
-            timing = TimingCallback()
             x, y = _split_xy(_for_epoch(train_data, epoch))
+            timing = TimingCallback(batch_size=_static_batch_size(x))
             extra = {"shuffle": False} if hasattr(x, "element_spec") else {}
             fit_history = model.fit(
                 x, y, **extra,

@@ -92,3 +92,17 @@ def test_make_experiment_records_the_calling_script(tmp_path, monkeypatch):
     ex = runpy.run_path(str(script))["ex"]
     assert ex.doc == "My experiment help text."
     assert ex.mainfile is not None and ex.mainfile.filename.endswith("my_script.py")
+
+
+def test_runs_record_their_process_id(tmp_path):
+    """`deltasparse-results` marks a RUNNING run whose pid is gone as DIED."""
+    ex = sacred_utils.make_experiment("pid", root=str(tmp_path))
+
+    @ex.main
+    def main():
+        return 1
+
+    run = ex.run()
+    with open(tmp_path / "pid" / str(run._id) / "run.json") as handle:
+        host = json.load(handle)["host"]
+    assert host["pid"] == os.getpid()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.experiments import gks_helpers as h
+from tests.experiments import autoencoder_helpers as h
 
 
 @pytest.fixture
@@ -15,11 +15,12 @@ def test_print_config_merges_paper_values(script):
     config = script.ex.run(
         "print_config", named_configs=["groupwtacrnn", "nospatial"]).config
     algo = config["_algo"]
-    assert (algo["mode"], algo["groups"], algo["clipnorm"]) == (
+    assert (algo["algorithm"], algo["groups"], algo["clipnorm"]) == (
         "groupwtacrnn", 64, 1.0)
-    assert (algo["shape1"], algo["shape2"], algo["shape4"]) == (9, 16, 3)
+    assert (algo["clip_length"], algo["image_size"], algo["channels"]) == (
+        9, [16, 16], 3)
     assert (algo["k_spatial"], algo["filters"]) == (16 * 16, 256)
-    assert (algo["filter_size_enc"], algo["filter_size_dec"]) == (5, 7)
+    assert (algo["encoder_kernel_size"], algo["decoder_kernel_size"]) == (5, 7)
     assert config["_data"]["zca_epsilon"] == 1e-3
     assert config["_data"]["num_labeled"][-1] == 45000
     nolife = script.ex.run("print_config",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.experiments import gks_helpers as h
+from tests.experiments import autoencoder_helpers as h
 
 
 @pytest.fixture
@@ -14,9 +14,10 @@ def test_print_config_merges_paper_values(script):
     config = script.ex.run(
         "print_config", named_configs=["groupwtacrnn", "nospatial"]).config
     algo = config["_algo"]
-    assert (algo["mode"], algo["groups"], algo["clipnorm"]) == (
+    assert (algo["algorithm"], algo["groups"], algo["clipnorm"]) == (
         "groupwtacrnn", 32, 1.0)
-    assert (algo["shape1"], algo["shape2"], algo["classes"]) == (72, 32, 100)
+    assert (algo["clip_length"], algo["image_size"], algo["num_classes"]) == (
+        72, [32, 32], 100)
     assert (algo["k_spatial"], algo["batch_size"], algo["epochs"]) == (
         32 * 32, 10, 200)
     assert config["_data"]["num_labeled"] == [2, 4, 8, 16, 32]
@@ -25,7 +26,8 @@ def test_print_config_merges_paper_values(script):
     assert nolife["_algo"]["k_lifetime"] == 10 * 72
     quick = script.ex.run("print_config",
                           named_configs=["wtacnn", "quick"]).config
-    assert (quick["_algo"]["classes"], quick["_algo"]["shape2"]) == (10, 8)
+    assert (quick["_algo"]["num_classes"],
+            quick["_algo"]["image_size"]) == (10, [8, 8])
 
 
 def test_missing_coil_stops_with_one_message(script, tmp_path):
@@ -44,5 +46,5 @@ def test_quick_wtacrnn_end_to_end(script, tmp_path):
     h.check_completed_run(
         run, tmp_path / "results", "coil100", num_labeled,
         ["decoder_weights.png", "videos_train.png"], ae_losses=1)
-    assert run.config["_algo"]["classes"] == 3
+    assert run.config["_algo"]["num_classes"] == 3
     assert run.info["data"]["shape"] == [3, 72, 8, 8, 3]

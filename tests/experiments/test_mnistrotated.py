@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from deltasparse.experiment import gks
-from tests.experiments import gks_helpers as h
+from deltasparse.experiment import autoencoder_experiments
+from tests.experiments import autoencoder_helpers as h
 
 
 @pytest.fixture
@@ -19,10 +19,11 @@ def test_print_config_merges_paper_values(script):
     run = script.ex.run("print_config",
                         named_configs=["groupwtacrnn", "nospatial"])
     algo, data = run.config["_algo"], run.config["_data"]
-    assert algo["mode"] == "groupwtacrnn"
+    assert algo["algorithm"] == "groupwtacrnn"
     assert (algo["groups"], algo["clipnorm"]) == (16, 1.0)
     assert (algo["k_spatial"], algo["k_lifetime"]) == (14 * 14, 1)
-    assert (algo["shape1"], algo["shape2"], algo["filters"]) == (36, 14, 64)
+    assert (algo["clip_length"], algo["image_size"], algo["filters"]) == (
+        36, [14, 14], 64)
     assert (algo["epochs"], algo["batch_size"], algo["lr"]) == (50, 30, 1e-4)
     assert data["num_labeled"] == [300, 600, 1000, 2000, 5000, 10000, 54000]
     assert run.config["seed"] == 123
@@ -40,7 +41,7 @@ def test_ablations_follow_batch_size_and_shape(script):
     assert config["_algo"]["k_lifetime"] == 4 * 8      # batch * rotations
     assert config["_algo"]["k_spatial"] == 14 * 14
     vgg = script.ex.run("print_config", named_configs=["vgg19"]).config
-    assert (vgg["_algo"]["shape2"], vgg["_algo"]["shape4"]) == (32, 3)
+    assert (vgg["_algo"]["image_size"], vgg["_algo"]["channels"]) == ([32, 32], 3)
     assert vgg["_data"]["imagenet_preprocessing"] is True
 
 
@@ -62,7 +63,7 @@ def test_quick_groupwtacrnn_end_to_end(script, tmp_path):
     run = script.ex.run(
         named_configs=["groupwtacrnn", "quick"],
         config_updates=h.merge(h.TINY, {"_data": {
-            "num_labeled": num_labeled, "rotations": 4, "n_train": 180,
+            "num_labeled": num_labeled, "clip_length": 4, "n_train": 180,
             "n_test": 40}}))
     run_dir = h.check_completed_run(
         run, tmp_path / "results", "mnistrotated", num_labeled,
@@ -74,7 +75,7 @@ def test_quick_groupwtacrnn_end_to_end(script, tmp_path):
     assert info["num_labeled"] == num_labeled
     assert set(info["timings"]) >= {"load_data", "pretrain",
                                     "nl100.stacked", "nl150.endtoend"}
-    assert run.config["_algo"]["shape1"] == 4
+    assert run.config["_algo"]["clip_length"] == 4
     assert os.path.getsize(os.path.join(run_dir, "decoder_weights.png")) > 0
 
 
@@ -84,6 +85,6 @@ def test_fallback_trims_paper_sizes():
         num_classes = 10
         source = "sklearn_digits_fallback"
 
-    sizes = gks.usable_num_labeled(
+    sizes = autoencoder_experiments.usable_num_labeled(
         [300, 600, 1000, 2000, 5000, 10000, 54000], Fallback())
     assert sizes == [300, 600, 1000, 1347]

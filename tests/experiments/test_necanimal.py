@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.experiments import gks_helpers as h
+from tests.experiments import autoencoder_helpers as h
 
 
 @pytest.fixture
@@ -14,9 +14,10 @@ def test_print_config_merges_paper_values(script):
     config = script.ex.run(
         "print_config", named_configs=["groupwtacrnn", "nospatial"]).config
     algo, data = config["_algo"], config["_data"]
-    assert (algo["mode"], algo["groups"], algo["clipnorm"]) == (
+    assert (algo["algorithm"], algo["groups"], algo["clipnorm"]) == (
         "groupwtacrnn", 32, 1.0)
-    assert (algo["shape1"], algo["epochs"], algo["pad_value"]) == (79, 300, -1)
+    assert (algo["clip_length"], algo["epochs"], algo["pad_value"]) == (
+        79, 300, -1)
     assert algo["k_spatial"] == 32 * 32
     assert (data["path"], data["coil_path"]) == (
         "datasets/animalclean", "datasets/coil-100")
@@ -44,7 +45,7 @@ def test_quick_denoisingcrnn_transfer_end_to_end(script, tmp_path):
         config_updates=h.merge(h.TINY, {
             "_data": {"path": nec, "coil_path": coil, "last_end": None,
                       "num_labeled": num_labeled, "n_objects": 3},
-            "_algo": {"shape1": 6}}))
+            "_algo": {"clip_length": 6}}))
     h.check_completed_run(
         run, tmp_path / "results", "necanimal", num_labeled,
         ["decoder_weights.png", "videos_necanimal.png", "videos_coil100.png"],

@@ -22,6 +22,17 @@ def _phase_k(k, alpha, training):
     return k if alpha == 1 else max(1, int(math.floor(alpha * k + 0.5)))
 
 
+def _rank_key(scores):
+    """Sort key of the spec's ranking: larger first, NaN after every real
+    value (also after -inf), ties to the lower index."""
+
+    def key(i):
+        nan = math.isnan(scores[i])
+        return (nan, 0.0 if nan else -scores[i], i)
+
+    return key
+
+
 def _index(ndim, axes_a, idx_a, axes_b, idx_b):
     full = [0] * ndim
     for a, i in zip(axes_a, idx_a):
@@ -44,14 +55,15 @@ def np_ksparse_mask(x, k, axis, alpha=1, absolute=False, training=False):
         scores = [float(x[c]) for c in cells]
         if absolute:
             scores = [abs(s) for s in scores]
-        order = sorted(range(len(cells)), key=lambda i: (-scores[i], i))
+        order = sorted(range(len(cells)), key=_rank_key(scores))
         for i in order[: min(k_phase, len(cells))]:
             mask[cells[i]] = True
     return mask
 
 
 def np_ksparse(x, k, axis, **kwargs):
-    return np.asarray(x) * np_ksparse_mask(x, k, axis, **kwargs)
+    x = np.asarray(x)
+    return np.where(np_ksparse_mask(x, k, axis, **kwargs), x, 0).astype(x.dtype)
 
 
 def np_group_ksparse_mask(
@@ -85,7 +97,7 @@ def np_group_ksparse_mask(
                     cell = _index(x.ndim, rest + s_axes, row + p, g_axes, c)
                     total += abs(x[cell]) ** norm
                 norms.append((total + epsilon) ** (1.0 / norm))
-            order = sorted(range(len(positions)), key=lambda i: (-norms[i], i))
+            order = sorted(range(len(positions)), key=_rank_key(norms))
             for i in order[: min(k_phase, len(positions))]:
                 for c in block:
                     cell = _index(
@@ -99,7 +111,8 @@ def np_group_ksparse(x, groups, k, axis_group, axis_sparse, **kwargs):
     mask = np_group_ksparse_mask(
         x, groups, k, axis_group, axis_sparse, **kwargs
     )
-    return np.asarray(x) * mask
+    x = np.asarray(x)
+    return np.where(mask, x, 0).astype(x.dtype)
 
 
 def value_and_grad(fn, x, upstream):
@@ -287,6 +300,86 @@ class KSparseOpTest(TestCase):
         self.assertEqual(y.dtype, np.float16)
         self.assertAllClose(y, np_ksparse(x.astype("f4"), 2, [2, 3]))
 
+    def test_nan_ranks_lowest(self):
+        # The original's top_k put NaN first: with k=1 the true maximum 3
+        # was zeroed. Here NaN is below every real value, -inf included.
+        x = np.array(
+            [
+                [1.0, np.nan, 3.0, 2.0],
+                [np.nan, -np.inf, np.nan, 0.5],
+                [np.nan, np.nan, np.nan, 4.0],
+                [np.inf, np.nan, -1.0, np.inf],
+            ],
+            "float32",
+        )
+        for k in (1, 2, 3):
+            for absolute in (False, True):
+                with self.subTest(k=k, absolute=absolute):
+                    y = run(lambda z: ksparse(z, k, -1, absolute=absolute), x)
+                    mask = np_ksparse_mask(x, k, -1, absolute=absolute)
+                    self.assertTrue(np.array_equal(y != 0, mask & (x != 0)))
+                    np.testing.assert_array_equal(
+                        y, np_ksparse(x, k, -1, absolute=absolute)
+                    )
+        y = run(lambda z: ksparse(z, 1, -1), x)
+        np.testing.assert_array_equal(y[0], [0, 0, 3, 0])
+        # Fewer real values than k: the real ones win, then the first NaNs.
+        y = run(lambda z: ksparse(z, 3, -1), x)
+        np.testing.assert_array_equal(y[1], [np.nan, -np.inf, 0, 0.5])
+        np.testing.assert_array_equal(y[2], [np.nan, np.nan, 0, 4.0])
+
+    def test_nan_ranks_lowest_random_and_lifetime(self):
+        x = _rand((2, 3, 3, 3, 2), seed=30, low=-1)
+        x[np.random.default_rng(31).random(x.shape) < 0.3] = np.nan
+        for axis, k in (([2, 3], 2), ([0, 1], 4), (-1, 1)):
+            with self.subTest(axis=axis, k=k):
+                y, g = value_and_grad(
+                    lambda z: ksparse(z, k, axis), x, np.ones_like(x)
+                )
+                mask = np_ksparse_mask(x, k, axis)
+                np.testing.assert_array_equal(y, np.where(mask, x, 0))
+                np.testing.assert_array_equal(g, mask.astype("float32"))
+
+    def test_losers_are_exactly_zero(self):
+        # mask * x would turn a losing inf into NaN (inf * 0).
+        x = np.array([[-np.inf, 2.0, 1.0]], "float32")
+        np.testing.assert_array_equal(
+            run(lambda z: ksparse(z, 1, -1), x), [[0.0, 2.0, 0.0]]
+        )
+
+    def test_empty_inputs_give_empty_results(self):
+        # Nothing to rank: the empty tensor itself is the right answer.
+        for shape, axis in (
+            ((2, 0), -1),
+            ((0, 5), -1),
+            ((0, 3, 4), [0, 1]),
+            ((2, 0, 4, 4, 3), [2, 3]),
+        ):
+            for k in (1, 3):
+                with self.subTest(shape=shape, axis=axis, k=k):
+                    x = np.zeros(shape, "float32")
+                    y = run(lambda z: ksparse(z, k, axis), x)
+                    self.assertEqual(y.shape, shape)
+                    y = run(
+                        lambda z: group_ksparse(z, 1, k, [len(shape) - 1],
+                                                [0]),
+                        x,
+                    )
+                    self.assertEqual(y.shape, shape)
+
+    def test_empty_batch_only_known_at_run_time(self):
+        self.skip_unless_backend(
+            "tensorflow", reason="JAX traces every shape statically"
+        )
+        for k in (1, 2):
+            for axis in ([2, 3], [0, 1]):
+                with self.subTest(k=k, axis=axis):
+                    fn = compiled(
+                        lambda z: ksparse(z, k, axis), (None, 2, 3, 3, 2)
+                    )
+                    y = fn(np.zeros((0, 2, 3, 3, 2), "float32"))
+                    self.assertEqual(tuple(y.shape), (0, 2, 3, 3, 2))
+
     def test_invalid_ksparse(self):
         cases = [
             (dict(k=0, axis=1), "`k` must be a positive int"),
@@ -395,6 +488,23 @@ class GroupKSparseOpTest(TestCase):
                     x = _rand((batch, 2, 2, 2, 4), seed=20 + batch)
                     ref = np_group_ksparse(x, 2, k, [4], [0, 1])
                     self.assertAllClose(fn(x), ref)
+
+    def test_nan_group_ranks_lowest(self):
+        # A group holding a NaN has a NaN norm: it never beats a real group.
+        x = np.zeros((1, 4, 4), "float32")  # (rows, positions, channels)
+        x[0, 0] = [np.nan, 9.0, 1.0, 1.0]
+        x[0, 1] = [0.1, 0.1, 0.2, np.nan]
+        x[0, 2] = [5.0, 5.0, 0.3, 0.3]
+        x[0, 3] = [0.2, 0.2, 0.4, 0.4]
+        for k in (1, 2, 3, 4):
+            with self.subTest(k=k):
+                y = run(lambda z: group_ksparse(z, 2, k, [2], [1]), x)
+                mask = np_group_ksparse_mask(x, 2, k, [2], [1])
+                np.testing.assert_array_equal(y, np.where(mask, x, 0))
+        y = run(lambda z: group_ksparse(z, 2, 1, [2], [1]), x)
+        np.testing.assert_array_equal(
+            y[0], [[0, 0, 1, 1], [0, 0, 0, 0], [5, 5, 0, 0], [0, 0, 0, 0]]
+        )
 
     def test_invalid_group_ksparse(self):
         cases = [

@@ -88,3 +88,30 @@ class NormsTest(TestCase):
     def test_invalid_n_p(self):
         with self.assertRaisesRegex(ValueError, "Received: p=0"):
             n_p(np.zeros(3), 0, 0)
+
+    def test_invalid_n_p_axis(self):
+        # Before: a backend error from deep inside the reduction.
+        z = np.ones((2, 3, 4, 5), "float32")
+        cases = [
+            (7, r"must be in \[-4, 4\) for inputs of rank 4\. Received: axis=7"),
+            (-5, r"\[-4, 4\).*Received: axis=-5"),
+            ((1, 9), r"\[-4, 4\).*Received: axis=\(1, 9\)"),
+            ((1, -3), r"must not repeat an axis\. Received: axis=\(1, -3\)"),
+            (1.0, r"int or a non-empty list/tuple of ints\. Received: axis=1.0"),
+            ((), r"Received: axis=\(\)"),
+        ]
+        for axis, message in cases:
+            with self.subTest(axis=axis):
+                with self.assertRaisesRegex(ValueError, message):
+                    n_p(z, 2, axis=axis)
+
+    def test_n_p_axis_none_and_negative(self):
+        z = np.random.default_rng(3).normal(size=(2, 3, 4)).astype("f4")
+        self.assertAllClose(
+            run(lambda a: n_p(a, 2, axis=None, epsilon=0.0), z),
+            np.sqrt(np.sum(z.astype("f8") ** 2)),
+        )
+        self.assertAllClose(
+            run(lambda a: n_p(a, 1, axis=[-1, 0], epsilon=0.0), z),
+            np.abs(z).sum(axis=(0, 2)),
+        )

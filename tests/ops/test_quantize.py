@@ -1,6 +1,8 @@
 """Tests for `deltasparse.ops.quantize` against a NumPy reference of spec
 `delta_activation.md` §2.3 step 5 and §2.5 (values and gradients)."""
 
+import re
+
 import keras
 import numpy as np
 from absl.testing import parameterized
@@ -122,10 +124,62 @@ class QuantizeTest(TestCase):
         self.assertEqual(keras.backend.standardize_dtype(dq.dtype), "float32")
         self.assertAllClose(dq, [-(1.0 + 2.0 - 3.0 + 3.0)])
 
-    def test_zero_step_is_not_finite(self):
-        # Faithful: the original divides by |theta| without an epsilon.
-        y = ops.convert_to_numpy(quantize(np.array([0.0, 1.0], "f4"), 0.0))
-        self.assertFalse(np.isfinite(y).any())
+    def test_static_non_positive_step_is_rejected(self):
+        # The original divided by zero and returned all-NaN outputs.
+        x = np.array([0.0, 1.0], "f4")
+        for q, text in (
+            (0, "q=0"),
+            (0.0, "q=0.0"),
+            (-0.5, "q=-0.5"),
+            (float("nan"), "q=nan"),
+            (float("inf"), "q=inf"),
+            (np.array([0.5, 0.0], "f4"), r"q=array\(\[0.5, 0. \]"),
+        ):
+            with self.subTest(q=repr(q)):
+                with self.assertRaisesRegex(
+                    ValueError, rf"`q`.*> 0.*Received: {text}"
+                ):
+                    quantize(x, q)
+
+    def test_step_of_wrong_shape_is_rejected(self):
+        x = np.ones((2, 3, 5), "f4")
+        for q_shape in ((3,), (2, 1, 3), (4, 2, 3, 5), (1, 1, 1, 5)):
+            with self.subTest(q_shape=q_shape):
+                message = (
+                    r"`q` must be broadcastable to the shape of `x`.*"
+                    rf"Received: q.shape={re.escape(str(q_shape))}, "
+                    r"x.shape=\(2, 3, 5\)"
+                )
+                with self.assertRaisesRegex(ValueError, message):
+                    quantize(x, np.full(q_shape, 0.5, "f4"))
+        # Broadcastable steps are still accepted.
+        for q_shape in ((5,), (3, 1), (1, 3, 5), (2, 3, 5)):
+            y = quantize(x, np.full(q_shape, 0.5, "f4"))
+            self.assertEqual(tuple(y.shape), (2, 3, 5))
+
+    def test_run_time_zero_step_is_guarded(self):
+        # A tensor step (e.g. a trained |theta|) that is exactly 0 at run
+        # time: that entry passes x through (the q -> 0 limit) with a zero
+        # step gradient; every non-zero entry is the reference exactly.
+        x = np.array([[0.3, 1.6, -2.4], [2.5, -0.7, 0.05]], "float32")
+        q = np.array([0.5, 0.0, 2.0], "float32")
+        u = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]], "float32")
+
+        def loss(x_, q_):
+            return ops.sum(quantize(x_, q_) * u)
+
+        value, (dx, dq) = value_and_grads(loss, x, q)
+        y = ops.convert_to_numpy(quantize(x, ops.convert_to_tensor(q)))
+        self.assertTrue(np.isfinite(y).all())
+        keep = q != 0
+        np.testing.assert_array_equal(
+            y[:, keep], np_quantize(x[:, keep], q[keep])
+        )
+        np.testing.assert_array_equal(y[:, ~keep], x[:, ~keep])
+        ref_dx, ref_dq = np_quantize_grads(x, np.where(keep, q, 1.0), u)
+        self.assertAllClose(dx, ref_dx)
+        self.assertAllClose(dq, np.where(keep, ref_dq, 0.0))
+        self.assertTrue(np.isfinite(ops.convert_to_numpy(value)))
 
     def test_compiled(self):
         x = np.array([[0.4, 1.6], [2.5, -3.1]], "float32")

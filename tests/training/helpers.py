@@ -43,8 +43,10 @@ def train_data(seed=0, n=24, batch_size=8, augment=True):
     x, y = arrays(n, seed)
 
     def make(epoch):
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
-        ds = ds.shuffle(n, seed=seed * 1000 + epoch)
+        # Order drawn in NumPy from (seed, epoch): a `tf.data` shuffle is
+        # re-seeded when a strategy distributes the dataset.
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        ds = tf.data.Dataset.from_tensor_slices((x[order], y[order]))
         ds = ds.batch(batch_size)
         if augment:  # global-seeded noise: a function of the epoch seed
             ds = ds.map(lambda a, b: (a + tf.random.normal(tf.shape(a),

@@ -27,10 +27,9 @@ from deltasparse.data.datasets.video_arrays import as_random_state
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
 from deltasparse.data.datasets.video_arrays import find_in_keras_cache
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import keras_dataset_dirs
 from deltasparse.data.datasets.video_arrays import one_hot
-from deltasparse.data.datasets.zca import ZCAWhitening
+from deltasparse.data.datasets.video_arrays import prepare_videos
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_DIR = "cifar-10-batches-py"
@@ -325,13 +324,7 @@ class CIFAR10ScannedDataset(VideoClassificationData):
         self.y_train, self.y_test = y_train, y_test
         videos = [scanned_videos(x, self.size, self.stride, self.dtype)
                   for x in (x_train, x_test)]
-        if self.imagenet_preprocessing:
-            videos = [imagenet_preprocess_videos(v, 32, self.dtype)
-                      for v in videos]
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon).fit(videos[0])
-            videos = [self.zca.transform(v, self.dtype) for v in videos]
-        self.X_train, self.X_test = videos
+        (self.X_train, self.X_test), self.zca = prepare_videos(
+            videos, self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.Y_train = one_hot(self.y_train, self.num_classes, self.dtype)
         self.Y_test = one_hot(self.y_test, self.num_classes, self.dtype)

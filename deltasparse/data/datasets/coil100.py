@@ -21,11 +21,10 @@ from tqdm.auto import tqdm
 
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import prepare_videos
 from deltasparse.data.datasets.video_arrays import progress_disabled
 from deltasparse.data.datasets.video_arrays import read_rgb_frame
-from deltasparse.data.datasets.zca import ZCAWhitening
 
 COIL100_URL = "https://www.cs.columbia.edu/CAVE/software/softlib/coil-100.php"
 NUM_OBJECTS = 100
@@ -201,12 +200,8 @@ class COIL100Dataset:
         self.source = "coil100"
         x = load_coil100_videos(path, n_objects, self.size, self.dtype,
                                 progress)
-        if self.imagenet_preprocessing:
-            x = imagenet_preprocess_videos(x, 32, self.dtype)
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon)
-            x = self.zca.fit_transform(x, dtype=self.dtype)
+        (x,), self.zca = prepare_videos(
+            [x], self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.X = x
         self.num_classes = len(x)
         self.y = np.arange(self.num_classes, dtype=np.int64)

@@ -27,14 +27,13 @@ from deltasparse.data.datasets.video_arrays import as_random_state
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
 from deltasparse.data.datasets.video_arrays import find_in_keras_cache
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import keras_dataset_dirs
 from deltasparse.data.datasets.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import prepare_videos
 from deltasparse.data.datasets.video_arrays import progress_disabled
 from deltasparse.data.datasets.video_arrays import resize_uint8
 from deltasparse.data.datasets.video_arrays import subset
 from deltasparse.data.datasets.video_arrays import uniform
-from deltasparse.data.datasets.zca import ZCAWhitening
 
 logger = logging.getLogger(__name__)
 
@@ -326,13 +325,7 @@ class MNISTRotatedDataset(VideoClassificationData):
                                  self.dtype, progress)
                   for x, p in ((x_train, phases_train),
                                (x_test, phases_test))]
-        if self.imagenet_preprocessing:
-            videos = [imagenet_preprocess_videos(v, 32, self.dtype)
-                      for v in videos]
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon).fit(videos[0])
-            videos = [self.zca.transform(v, self.dtype) for v in videos]
-        self.X_train, self.X_test = videos
+        (self.X_train, self.X_test), self.zca = prepare_videos(
+            videos, self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.Y_train = one_hot(self.y_train, self.num_classes, self.dtype)
         self.Y_test = one_hot(self.y_test, self.num_classes, self.dtype)

@@ -22,11 +22,10 @@ from tqdm.auto import tqdm
 
 from deltasparse.data.datasets.video_arrays import check_count
 from deltasparse.data.datasets.video_arrays import check_dtype
-from deltasparse.data.datasets.video_arrays import imagenet_preprocess_videos
 from deltasparse.data.datasets.video_arrays import one_hot
+from deltasparse.data.datasets.video_arrays import prepare_videos
 from deltasparse.data.datasets.video_arrays import progress_disabled
 from deltasparse.data.datasets.video_arrays import read_rgb_frame
-from deltasparse.data.datasets.zca import ZCAWhitening
 
 SEQUENCE_FILE = "seq_ref_clean.txt"
 FRAME_PATTERN = os.path.join("img_clean", "img%04d.jpg")
@@ -254,12 +253,8 @@ class NECAnimalDataset:
             n_videos=n_videos, dtype=self.dtype, header_lines=header_lines,
             last_end=last_end, progress=progress)
         self.pad_mask = np.arange(x.shape[1])[None, :] < self.lengths[:, None]
-        if self.imagenet_preprocessing:
-            x = imagenet_preprocess_videos(x, 32, self.dtype)
-        self.zca = None
-        if zca_epsilon is not None:
-            self.zca = ZCAWhitening(zca_epsilon)
-            x = self.zca.fit_transform(x, dtype=self.dtype)
+        (x,), self.zca = prepare_videos(
+            [x], self.imagenet_preprocessing, zca_epsilon, self.dtype)
         self.X = x
         self.num_classes = len(x)
         self.y = np.arange(self.num_classes, dtype=np.int64)

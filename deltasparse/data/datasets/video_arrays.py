@@ -571,6 +571,41 @@ def imagenet_preprocess_videos(videos, size=32, dtype="float32",
     return out.reshape(n, t, size, size, 3)
 
 
+def prepare_videos(videos, imagenet_preprocessing, zca_epsilon, dtype):
+    """The shared input path of the group k-sparse datasets.
+
+    Optionally the VGG19 path (`imagenet_preprocess_videos` to 32x32), then
+    optionally ZCA whitening fitted on `videos[0]` (the training videos, or
+    the only array for the transductive COIL-100 / NEC Animal) and applied
+    to every array.
+
+    Args:
+        videos: list of `(N, T, H, W, C)` arrays; the first is fitted on.
+        imagenet_preprocessing: bool.
+        zca_epsilon: float or None (no whitening).
+        dtype: output dtype.
+
+    Returns:
+        `(videos, zca)`: the list of arrays and the fitted `ZCAWhitening`
+        (None without whitening).
+
+    Example:
+    >>> v, zca = prepare_videos([np.zeros((2, 1, 4, 4, 1))], False, None,
+    ...                         "float32")
+    >>> v[0].shape, zca
+    ((2, 1, 4, 4, 1), None)
+    """
+    from deltasparse.data.datasets.zca import ZCAWhitening
+
+    if imagenet_preprocessing:
+        videos = [imagenet_preprocess_videos(v, 32, dtype) for v in videos]
+    zca = None
+    if zca_epsilon is not None:
+        zca = ZCAWhitening(zca_epsilon).fit(videos[0])
+        videos = [zca.transform(v, dtype) for v in videos]
+    return list(videos), zca
+
+
 def read_rgb_frame(path, size):
     """Reads an image file as RGB uint8 and resizes it to `size x size`.
 

@@ -127,8 +127,9 @@ class ConvMinimalRNN2DCell(keras.layers.Layer):
         strides: int or tuple of 2 ints, strides of the input convolution.
             Defaults to `1`.
         padding: `"valid"` or `"same"` (case-insensitive), padding of the
-            input convolution. Defaults to `"valid"` (as in the original; only
-            valid together with 1x1 kernels, use `"same"` otherwise).
+            input convolution. Defaults to `"same"` (see
+            `ConvMinimalRNN2D`: the original and Keras' `ConvLSTM2D`
+            default to `"valid"`, which only works with 1x1 kernels here).
         dilation_rate: int or tuple of 2 ints, dilation of the input
             convolution. Defaults to `1`.
         activation: activation, stored and serialized but unused (see
@@ -164,9 +165,9 @@ class ConvMinimalRNN2DCell(keras.layers.Layer):
         Tuple `(h_t, [h_t])`.
 
     Example:
-    >>> cell = ConvMinimalRNN2DCell(4, 3, padding="same")
+    >>> cell = ConvMinimalRNN2DCell(4, 3)
     >>> rnn = keras.layers.RNN(cell, return_sequences=True)
-    >>> rnn(np.zeros((2, 3, 8, 8, 4), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 3, 8, 8, 4), "float32")).shape)
     (2, 3, 8, 8, 4)
     """
 
@@ -175,7 +176,7 @@ class ConvMinimalRNN2DCell(keras.layers.Layer):
         filters,
         kernel_size,
         strides=1,
-        padding="valid",
+        padding="same",
         dilation_rate=1,
         activation="tanh",
         recurrent_activation="sigmoid",
@@ -525,14 +526,31 @@ class ConvMinimalRNN2D(keras.layers.RNN):
     number of input channels and the input convolution must keep the frame
     size (stride 1 with `padding="same"`, or 1x1 kernels). Other settings
     raise a `ValueError` (at construction for `padding="valid"` with a
-    kernel larger than 1x1, which is the default padding, otherwise when
-    the layer is built). The original layer had the same requirement but
+    kernel larger than 1x1, otherwise when the layer is built). Strides
+    larger than 1 are therefore accepted only along frame axes of length 1
+    (where `"same"` keeps the length). The original layer had the same requirement but
     failed with an opaque shape error. The time axis may be dynamic
     (`keras.Input((None, H, W, C))`); so may the frame size, unless
     `stateful=True`.
 
     `activation` is stored and serialized but unused, like the original:
     the input itself is the candidate state.
+
+    Default padding: `"same"`. Keras' `ConvLSTM2D` and the original
+    layer (Keras 2.2.4 `ConvRNN2D`) default to `"valid"`, but this layer
+    mixes the state with the input itself, so a `"valid"` convolution with
+    any kernel larger than 1x1 would shrink the gate below the state's
+    size; with that default `ConvMinimalRNN2D(4, 3)` could only be refused.
+    Every call site in the original algorithms passes `padding="same"`, so
+    the paper configurations compute exactly the same thing; an explicit
+    `padding="valid"` still works with 1x1 kernels.
+
+    Errors on the input: clips with a static `time` of 0 raise a
+    `ValueError` (there is no last state to return), and so do clips whose
+    channel count differs from `filters` (also after the layer was built
+    on other clips) and, with `stateful=True`, clips whose frame size
+    differs from the one the state was built for. A `time` of 0 that is
+    only known at run time is not checked.
 
     Masking: a boolean mask of shape `(batch, time)` (for example from a
     `keras.layers.Masking` on a padded clip; masks of shape
@@ -568,7 +586,8 @@ class ConvMinimalRNN2D(keras.layers.RNN):
         strides: int or tuple of 2 ints, strides of the input convolution.
             Defaults to `1`.
         padding: `"valid"` or `"same"`, padding of the input convolution.
-            Defaults to `"valid"` (only valid with 1x1 kernels).
+            Defaults to `"same"` (Keras' `ConvLSTM2D` and the original
+            default to `"valid"`; see "Default padding" above).
         dilation_rate: int or tuple of 2 ints, dilation of the input
             convolution. Defaults to `1`.
         activation: stored and serialized but unused. Defaults to `"tanh"`.
@@ -622,9 +641,8 @@ class ConvMinimalRNN2D(keras.layers.RNN):
 
     Example:
     >>> x = np.random.rand(2, 4, 8, 8, 16).astype("float32")
-    >>> layer = ConvMinimalRNN2D(16, 3, padding="same",
-    ...                          return_sequences=True)
-    >>> layer(x).shape
+    >>> layer = ConvMinimalRNN2D(16, 3, return_sequences=True)  # "same"
+    >>> tuple(layer(x).shape)
     (2, 4, 8, 8, 16)
 
     References:
@@ -640,7 +658,7 @@ class ConvMinimalRNN2D(keras.layers.RNN):
         filters,
         kernel_size,
         strides=1,
-        padding="valid",
+        padding="same",
         dilation_rate=1,
         activation="tanh",
         recurrent_activation="sigmoid",
@@ -699,7 +717,44 @@ class ConvMinimalRNN2D(keras.layers.RNN):
         )
         self.input_spec = keras.InputSpec(ndim=5)
 
+    def _check_sequences_shape(self, sequences_shape):
+        shape = tuple(sequences_shape)
+        if len(shape) != 5:
+            raise ValueError(
+                "`ConvMinimalRNN2D` expects clips of shape (batch, time, "
+                f"height, width, channels). Received: input_shape={shape}"
+            )
+        if shape[1] == 0:
+            raise ValueError(
+                "`ConvMinimalRNN2D` needs clips with at least 1 time step "
+                "(axis 1): with 0 frames there is no state to return. "
+                f"Received: input_shape={shape}"
+            )
+        if shape[-1] is not None and shape[-1] != self.cell.filters:
+            raise ValueError(
+                f"Layer '{self.name}' (`ConvMinimalRNN2D`): `filters` "
+                f"({self.cell.filters}) must equal the number of input "
+                "channels (the last axis): the state h_{t-1} is mixed with the "
+                "input x_t, so both have `filters` channels. Received: "
+                f"filters={self.cell.filters}, input_shape={shape}"
+            )
+        spatial = getattr(self.cell, "spatial_dims", None)
+        if self.stateful and self.cell.built and spatial is not None:
+            if tuple(shape[2:4]) != tuple(spatial):
+                raise ValueError(
+                    f"Layer '{self.name}' (`ConvMinimalRNN2D`, stateful=True)"
+                    f" keeps a state of frame size {tuple(spatial)}; clips "
+                    "must have that height and width. Received: "
+                    f"input_shape={shape}"
+                )
+        return shape
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        self._check_sequences_shape(sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._check_sequences_shape(sequences.shape)
         mask = self._time_mask(mask)
         if mask is not None:
             # (batch, time, 1, 1, 1): broadcasts against the spatial states
@@ -741,7 +796,7 @@ class ConvMinimalRNN2D(keras.layers.RNN):
         )
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
-        sequences_shape = tuple(sequences_shape)
+        sequences_shape = self._check_sequences_shape(sequences_shape)
         batch, steps = sequences_shape[:2]
         step_shape = (batch,) + sequences_shape[2:]
         state_shape = self.cell.compute_output_shape(step_shape)[0]

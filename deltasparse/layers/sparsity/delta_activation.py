@@ -144,10 +144,20 @@ class DeltaActivation(SparsityStatsLayer):
     - The original "no gradient" helper multiplied the upstream gradient by
       0.0 (NaN for an infinite upstream gradient); here that path simply has
       no gradient.
-    - Kept on purpose: `theta = 0` divides by zero as in the original (the
-      output is NaN or inf). The original's inference scripts build the layer
-      with `thr_init=0` and then load trained weights; do the same, or use a
-      non-zero `thr_init`.
+    - `thr_init=0` raises a `ValueError`: the step `|theta| = 0` divides by
+      zero, and the original returned all-NaN outputs (its inference scripts
+      built the layer with `thr_init=0` and then loaded trained weights;
+      build with any non-zero `thr_init` and load the weights the same way).
+      A step that becomes exactly 0 at run time (a trained or loaded
+      `theta` entry equal to 0) is guarded by `deltasparse.ops.quantize`:
+      that entry passes its input through unquantized (the `q -> 0` limit)
+      and gets a zero gradient, instead of NaN. For every non-zero `theta`
+      the values and gradients are the original's.
+    - Calling a built layer on inputs whose shape does not match its weights
+      (a channel-wise `theta` built on 8 channels called on 5, a neuron-wise
+      `theta` built on 4x4 frames called on 6x6, a bias built on 8 channels)
+      raises a `ValueError` naming the built and the received shape (the
+      original failed inside the division with a TensorFlow shape error).
 
     Args:
         threshold_level: str, shape of the learnable step `theta`:
@@ -158,8 +168,9 @@ class DeltaActivation(SparsityStatsLayer):
         n_outputs: float >= 0, fan-out of each neuron (number of operations
             one nonzero delta triggers downstream); scales the loss. Defaults
             to `1.0`.
-        thr_init: float, initial value of every entry of `theta` (its sign is
-            irrelevant, `|theta|` is used). Defaults to `0.1`.
+        thr_init: float != 0, initial value of every entry of `theta` (its
+            sign is irrelevant, `|theta|` is used, so the initial step is
+            `|thr_init|`). Defaults to `0.1`.
         trainable_bias: bool, whether to add a trainable per-channel bias
             (zeros) before the activation. Defaults to `False`.
         activation: `None`, `'relu'` or `'softmax'` (over the last axis),
@@ -243,6 +254,12 @@ class DeltaActivation(SparsityStatsLayer):
                 f"Received: threshold_level={threshold_level!r}"
             )
         thr_init = check_number("thr_init", thr_init)
+        if thr_init == 0:
+            raise ValueError(
+                "`thr_init` must be a non-zero number: the initial "
+                "quantization step is |thr_init|, and a step of 0 divides by "
+                "zero (all-NaN outputs). Received: thr_init=0"
+            )
         check_bool("trainable_bias", trainable_bias)
         if not (activation is None or isinstance(activation, str)) or (
             activation not in _ACTIVATIONS
@@ -297,6 +314,7 @@ class DeltaActivation(SparsityStatsLayer):
                 "`DeltaActivation` needs a static channel (last) dimension. "
                 f"Received: input_shape={input_shape}"
             )
+        self._check_built_shape(input_shape)
         if self.max_pooling is not None:
             sizes = self.max_pooling
             if isinstance(sizes, tuple) and len(sizes) not in (
@@ -310,6 +328,41 @@ class DeltaActivation(SparsityStatsLayer):
                     f"with input_shape={input_shape}"
                 )
         return input_shape
+
+    def _check_built_shape(self, input_shape):
+        """Raises unless `input_shape` fits the weights made in `build`."""
+        if self.threshold is None:
+            return
+        expected = None
+        if self.threshold_level == "neuron-wise":
+            features = tuple(self.threshold.shape)
+            if tuple(input_shape[2:]) != features:
+                expected = ("batch", "time") + features
+                weight = f"`threshold` of shape {features}"
+        if expected is None:
+            for weight_name in ("threshold", "bias"):
+                variable = getattr(self, weight_name)
+                if weight_name == "threshold" and (
+                    self.threshold_level != "channel-wise"
+                ):
+                    continue
+                if variable is not None and (
+                    input_shape[-1] != variable.shape[-1]
+                ):
+                    expected = ("batch", "time", "...", variable.shape[-1])
+                    weight = (
+                        f"`{weight_name}` of shape {tuple(variable.shape)}"
+                    )
+                    break
+        if expected is not None:
+            expected = "(" + ", ".join(str(d) for d in expected) + ")"
+            raise ValueError(
+                f"Layer '{self.name}' (`DeltaActivation`, threshold_level="
+                f"'{self.threshold_level}') was built for inputs of shape "
+                f"{expected}: it holds a {weight}. Call it only on inputs "
+                "with those feature dimensions, or use a new layer. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
 
     def _pool_size(self, rank):
         sizes = self.max_pooling

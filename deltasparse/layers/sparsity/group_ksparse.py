@@ -66,7 +66,7 @@ class GroupKSparse(keras.layers.Layer):
     Example:
     >>> x = np.random.rand(2, 3, 8, 8, 16).astype("float32")
     >>> layer = GroupKSparse(groups=4, k_spatial=1, k_lifetime=2)
-    >>> layer(x).shape
+    >>> tuple(layer(x).shape)
     (2, 3, 8, 8, 16)
     """
 

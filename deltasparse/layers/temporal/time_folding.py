@@ -46,7 +46,7 @@ class FoldTime(keras.layers.Layer):
 
     Example:
     >>> x = np.zeros((2, 3, 8, 8, 4), "float32")
-    >>> FoldTime()(x).shape
+    >>> tuple(FoldTime()(x).shape)
     (6, 8, 8, 4)
     """
 
@@ -89,7 +89,7 @@ class UnfoldTime(keras.layers.Layer):
 
     Example:
     >>> x = np.zeros((6, 8, 8, 4), "float32")
-    >>> UnfoldTime(time_steps=3)(x).shape
+    >>> tuple(UnfoldTime(time_steps=3)(x).shape)
     (2, 3, 8, 8, 4)
     """
 

@@ -71,6 +71,7 @@ def np_minimal_rnn(
     dilation=(1, 1),
     mask=None,
     go_backwards=False,
+    strides=(1, 1),
     x_mask=None,
     h_mask=None,
 ):
@@ -86,7 +87,9 @@ def np_minimal_rnn(
         xt = x[:, t]
         xg = xt if x_mask is None else xt * x_mask
         hg = h if h_mask is None else h * h_mask
-        z = np_conv2d(xg, kernel, padding=padding, dilation=dilation)
+        z = np_conv2d(
+            xg, kernel, strides=strides, padding=padding, dilation=dilation
+        )
         if bias is not None:
             z = z + bias
         z = z + np_conv2d(hg, recurrent_kernel, padding="same")
@@ -611,11 +614,93 @@ class ConvMinimalRNN2DTest(TestCase):
         with self.assertRaisesRegex(ValueError, message):
             ConvMinimalRNN2D(**kwargs)
 
-    def test_stride_allowed_when_size_kept(self):
-        # 'same' + stride 2 keeps a 1-pixel dimension: accepted.
-        layer = make_rnn(2, 3, strides=(1, 2), padding="same")
-        out = layer(np.ones((1, 2, 4, 1, 2), "float32"))
-        self.assertEqual(tuple(out.shape), (1, 4, 1, 2))
+    @parameterized.named_parameters(
+        ("same_width_1", (1, 2), 3, "same", (2, 3, 4, 1, 2)),
+        ("same_1x1_frames", (2, 2), 3, "same", (2, 3, 1, 1, 2)),
+        ("same_height_1", (3, 1), (3, 2), "same", (2, 3, 1, 5, 2)),
+        ("valid_1x1_kernel", (2, 1), 1, "valid", (2, 3, 1, 4, 2)),
+    )
+    def test_strided_vs_numpy(self, strides, kernel_size, padding, shape):
+        # Strides > 1 keep the frame size only along axes of length 1 (the
+        # state must keep it); there the strided input convolution must
+        # match an independent strided NumPy convolution, by value.
+        rng = np.random.default_rng(21)
+        ks = (kernel_size,) * 2 if isinstance(kernel_size, int) else kernel_size
+        kernel, recurrent_kernel, bias = random_weights(rng, ks, shape[-1])
+        x = rng.random(shape).astype("float32")
+        layer = make_rnn(
+            shape[-1],
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            return_sequences=True,
+        )
+        layer.build(x.shape)
+        set_weights(layer, kernel, recurrent_kernel, bias)
+        out = to_numpy(layer(x))
+        ref, _ = np_minimal_rnn(
+            x,
+            kernel,
+            recurrent_kernel,
+            bias,
+            padding=padding,
+            strides=strides,
+        )
+        self.assertEqual(out.shape, shape)
+        self.assertAllClose(out, ref, atol=1e-5)
+
+    def test_default_arguments_are_usable(self):
+        # Before: ConvMinimalRNN2D(4, 3) was refused (default 'valid').
+        rng = np.random.default_rng(22)
+        x = rng.random((2, 3, 6, 6, 4)).astype("float32")
+        layer = ConvMinimalRNN2D(4, 3)
+        self.assertEqual(layer.padding, "same")
+        self.assertEqual(ConvMinimalRNN2DCell(4, 3).padding, "same")
+        layer.build(x.shape)
+        weights = random_weights(rng, (3, 3), 4)
+        set_weights(layer, *weights)
+        _, ref_state = np_minimal_rnn(x, *weights)
+        self.assertAllClose(to_numpy(layer(x)), ref_state, atol=1e-5)
+        # An explicit 'valid' still means 'valid' (1x1 kernels only).
+        self.assertEqual(ConvMinimalRNN2D(4, 1, padding="valid").padding,
+                         "valid")
+
+    def test_zero_time_steps(self):
+        # Before: a TensorFlow `StridedSlice` error from inside the layer.
+        message = (
+            r"at least 1 time step.*Received: input_shape=\(2, 0, 6, 6, 3\)"
+        )
+        layer = make_rnn(3, 3)
+        with self.assertRaisesRegex(ValueError, message):
+            layer(np.zeros((2, 0, 6, 6, 3), "float32"))
+        layer(np.zeros((2, 2, 6, 6, 3), "float32"))  # built: still checked
+        with self.assertRaisesRegex(ValueError, message):
+            layer(np.zeros((2, 0, 6, 6, 3), "float32"))
+        with self.assertRaisesRegex(ValueError, r"at least 1 time step"):
+            make_rnn(3, 3)(keras.Input((0, 6, 6, 3)))
+
+    def test_called_on_other_channels_than_built(self):
+        layer = make_rnn(4, 3)
+        layer(np.zeros((2, 2, 6, 6, 4), "float32"))
+        message = (
+            r"`filters` \(4\) must equal the number of input channels.*"
+            r"Received: filters=4, input_shape=\(2, 2, 6, 6, 5\)"
+        )
+        with self.assertRaisesRegex(ValueError, message):
+            layer(np.zeros((2, 2, 6, 6, 5), "float32"))
+        with self.assertRaisesRegex(ValueError, message):
+            layer(keras.Input((2, 6, 6, 5), batch_size=2))
+        # Other frame sizes are fine for a non-stateful layer.
+        out = layer(np.zeros((1, 3, 5, 7, 4), "float32"))
+        self.assertEqual(tuple(out.shape), (1, 5, 7, 4))
+
+    def test_stateful_called_on_other_frame_size(self):
+        layer = make_rnn(2, 3, stateful=True)
+        layer(np.zeros((2, 2, 4, 4, 2), "float32"))
+        with self.assertRaisesRegex(
+            ValueError, r"frame size \(4, 4\).*input_shape=\(2, 2, 5, 5, 2\)"
+        ):
+            layer(np.zeros((2, 2, 5, 5, 2), "float32"))
 
     def test_mixed_precision(self):
         rng = np.random.default_rng(11)

@@ -451,11 +451,37 @@ class DeltaActivationTest(TestCase):
                 )
                 self.assertAllClose(out, ref["out"], atol=1e-5)
 
-    def test_zero_threshold_is_not_finite(self):
-        # Documented: like the original, theta = 0 divides by zero.
-        layer = DeltaActivation(thr_init=0.0)
-        out = ops.convert_to_numpy(layer(np.ones((1, 2, 3), "float32")))
-        self.assertFalse(np.isfinite(out).any())
+    def test_zero_thr_init_is_rejected(self):
+        # The original divided by |theta| = 0: all-NaN outputs.
+        for thr_init in (0, 0.0, -0.0):
+            with self.subTest(thr_init=thr_init):
+                with self.assertRaisesRegex(
+                    ValueError, "`thr_init` must be a non-zero.*thr_init=0"
+                ):
+                    DeltaActivation(thr_init=thr_init)
+        # The sign is irrelevant (|theta| is the step): still accepted.
+        layer = DeltaActivation(thr_init=-0.5)
+        out = layer(np.full((1, 2, 3), 0.6, "float32"))
+        self.assertAllClose(out, np.full((1, 2, 3), 0.5))
+
+    def test_run_time_zero_threshold_is_guarded(self):
+        # A theta entry that is 0 at run time (loaded or trained) passes its
+        # channel through unquantized, with finite values and gradients;
+        # the other channels are the reference exactly.
+        x = slow_video((2, 3, 4), drift=0.3)
+        theta = np.array([0.25, 0.0, 0.5, 0.1], "float32")
+        layer = DeltaActivation(return_stats=True)
+        layer.build(x.shape)
+        layer.threshold.assign(theta)
+        out, l0, _ = layer(x)
+        out = ops.convert_to_numpy(out)
+        self.assertTrue(np.isfinite(out).all())
+        np.testing.assert_array_equal(out[..., 1], x[..., 1])
+        keep = theta != 0
+        ref = np_dal(x[..., keep], theta[keep])
+        self.assertAllClose(out[..., keep], ref["out"])
+        y = np.where(keep, np_dal(x, np.where(keep, theta, 1.0))["out"], x)
+        self.assertAllClose(l0, np.count_nonzero(y[:, :-1] - y[:, 1:]))
 
     # ------------------------------------------------------ metrics and model
     def _metric_model(self, **kwargs):
@@ -616,6 +642,49 @@ class DeltaActivationTest(TestCase):
                     DeltaActivation()(
                         keras.Input(shape[1:], batch_size=shape[0])
                     )
+
+    def test_called_on_other_shape_than_built(self):
+        # Before: a TensorFlow `RealDiv`/`AddV2` shape error from inside.
+        cases = (
+            ({}, (2, 3, 8), (2, 3, 5), r"\(batch, time, \.\.\., 8\).*"
+             r"`threshold` of shape \(8,\).*input_shape=\(2, 3, 5\)"),
+            (
+                {"threshold_level": "neuron-wise"},
+                (2, 3, 4, 4, 2),
+                (2, 3, 6, 6, 2),
+                r"\(batch, time, 4, 4, 2\).*`threshold` of shape "
+                r"\(4, 4, 2\).*Received: input_shape=\(2, 3, 6, 6, 2\)",
+            ),
+            (
+                {"threshold_level": "neuron-wise"},
+                (2, 3, 6),
+                (2, 3, 4, 4, 6),
+                r"\(batch, time, 6\).*input_shape=\(2, 3, 4, 4, 6\)",
+            ),
+            (
+                {"threshold_level": "layer-wise", "trainable_bias": True},
+                (2, 3, 8),
+                (2, 3, 5),
+                r"`bias` of shape \(8,\).*input_shape=\(2, 3, 5\)",
+            ),
+        )
+        for kwargs, built, called, message in cases:
+            with self.subTest(kwargs=repr(kwargs), called=called):
+                layer = DeltaActivation(**kwargs)
+                layer(np.zeros(built, "float32"))
+                with self.assertRaisesRegex(ValueError, message):
+                    layer(np.zeros(called, "float32"))
+                with self.assertRaisesRegex(ValueError, message):
+                    layer(keras.Input(called[1:], batch_size=called[0]))
+        # What the weights allow still works: other batch, time, frame size.
+        layer = DeltaActivation()
+        layer(np.zeros((2, 3, 4, 4, 8), "float32"))
+        out = layer(np.zeros((1, 5, 6, 6, 8), "float32"))
+        self.assertEqual(tuple(out.shape), (1, 5, 6, 6, 8))
+        layer = DeltaActivation(threshold_level="layer-wise")
+        layer(np.zeros((2, 3, 8), "float32"))
+        self.assertEqual(tuple(layer(np.zeros((2, 3, 5), "f4")).shape),
+                         (2, 3, 5))
 
     def test_invalid_pool_for_rank3(self):
         layer = DeltaActivation(max_pooling=(2, 2, 2))

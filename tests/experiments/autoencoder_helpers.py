@@ -1,4 +1,4 @@
-"""Shared helpers of the group k-sparse experiment tests (not collected).
+"""Shared helpers of the temporal autoencoder experiment tests (not collected).
 
 - `load_script(name, results_root)`: a fresh module of
   `experiments/<name>.py` whose Sacred observer writes below
@@ -20,7 +20,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from deltasparse import results
+from deltasparse import reporting as results
 from deltasparse.experiment import sacred_utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -49,7 +49,7 @@ def load_script(name, results_root, monkeypatch):
     monkeypatch.setenv(sacred_utils.RESULTS_ENV, str(results_root))
     path = os.path.join(EXPERIMENTS, f"{name}.py")
     spec = importlib.util.spec_from_file_location(
-        f"_gks_script_{name}_{uuid.uuid4().hex}", path)
+        f"_autoencoder_script_{name}_{uuid.uuid4().hex}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -154,7 +154,7 @@ def check_completed_run(run, results_root, name, num_labeled, pngs,
                          "supervised_True.weights.h5",
                          "supervised_False.weights.h5"]:
         assert os.path.isfile(os.path.join(run_dir, fname)), fname
-    # deltasparse.results reads what the run wrote.
+    # deltasparse.reporting reads what the run wrote.
     loaded = results.load_runs(os.path.join(str(results_root), name))
     assert loaded.column("status") == ["COMPLETED"]
     assert set(pngs) <= set(loaded.runs[0]["artifacts"])

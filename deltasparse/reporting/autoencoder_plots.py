@@ -1,4 +1,4 @@
-"""Image mosaics of the group k-sparse temporal CNN papers' figures.
+"""Figures of the group k-sparse temporal autoencoders (the paper's mosaics).
 
 `make_mosaic` tiles images on a background of ones with a 1-pixel border,
 filling column by column (image `i` at row `i % nrows`, column
@@ -6,10 +6,12 @@ filling column by column (image `i` at row `i % nrows`, column
 one image with matplotlib (value range [0, 1], nearest interpolation, gray
 colormap for one channel, axis off, tight bounding box), as the original
 `utils/plot.plot`. `decoder_weights_mosaic` and `predictions_mosaic` build the
-two figures of the protocol. Matplotlib is imported lazily and only its Agg
-canvas is used, so the global pyplot state is untouched.
+two figures of the protocol; `plot_decoder_weights` and `plot_predictions`
+draw them for a `TemporalAutoencoder`. Matplotlib is imported lazily and only
+its Agg canvas is used, so the global pyplot state is untouched.
 """
 
+import keras
 import numpy as np
 
 
@@ -151,3 +153,59 @@ def save_image(image, path, title="", figsize=(30, 90), dpi=160):
     ax.set_title(title)
     fig.savefig(path, bbox_inches="tight")
     return path
+
+
+def plot_decoder_weights(model, path, figsize=(30, 90), dpi=160):
+    """Draws the decoder filters of a `TemporalAutoencoder` as a mosaic PNG.
+
+    The `(k, k, C_in, F)` kernel becomes F tiles, each min-max normalised, in
+    4 rows (group algorithms: `F // groups` rows, one column per group),
+    filled column by column.
+
+    Args:
+        model: a `TemporalAutoencoder`.
+        path: output file.
+        figsize: matplotlib figure size. Defaults to `(30, 90)`.
+        dpi: int. Defaults to `160`.
+
+    Returns:
+        The path written, or `None` for vgg19 (no decoder).
+    """
+    if not model.has_decoder:
+        return None
+    kernel = keras.ops.convert_to_numpy(model.decoder.get_layer("deconv").kernel)
+    if model.group_count:
+        nrows = model.filters // model.group_count
+    else:
+        nrows = min(4, kernel.shape[-1])
+    mosaic = decoder_weights_mosaic(kernel, nrows)
+    return save_image(mosaic, path, "decoder weights", figsize=figsize, dpi=dpi)
+
+
+def plot_predictions(model, x, path, title="", batch_size=30, figsize=(30, 90),
+                     dpi=160):
+    """Draws input frames next to the autoencoder outputs.
+
+    One row per video: its T input frames, then the T outputs
+    (reconstructions, or next-frame predictions for the recurrent
+    algorithms), clipped to [0, 1]. The sparsity is active and its lifetime
+    competition runs over `x` in chunks of `batch_size`.
+
+    Args:
+        model: a `TemporalAutoencoder` (or its clip-length copy).
+        x: array `(N, T, H, W, C_in)` (the original used 8 videos).
+        path: output file.
+        title: figure title. Defaults to `""`.
+        batch_size: int, prediction batch size. Defaults to `30`.
+        figsize: matplotlib figure size. Defaults to `(30, 90)`.
+        dpi: int. Defaults to `160`.
+
+    Returns:
+        The path written, or `None` for vgg19.
+    """
+    if not model.has_decoder:
+        return None
+    outputs = model.autoencoder_view().predict(x, batch_size=batch_size,
+                                               verbose=0)
+    mosaic = predictions_mosaic(x, outputs)
+    return save_image(mosaic, path, title, figsize=figsize, dpi=dpi)

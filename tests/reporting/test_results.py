@@ -1,34 +1,15 @@
+"""The assertions of the former `tests/test_results.py`, on the moved code.
+
+`finished_runs` (conftest.py) is the same two-run Sacred experiment, with
+a few more logged metrics and artifacts. One change: a missing results
+folder now exits with status 1 (was 2), as every other CLI error does.
+"""
+
 import csv
 
 import pytest
 
-from deltasparse import results
-from deltasparse.experiment import sacred_utils
-
-
-@pytest.fixture(scope="module")
-def finished_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    ex = sacred_utils.make_experiment("toy", root=str(root))
-
-    @ex.config
-    def config():
-        _algo = {"mode": "wtacnn", "lr": 1e-4}  # noqa: F841
-        seed = 1  # noqa: F841
-
-    @ex.main
-    def main(_algo, _run):
-        for epoch in range(3):
-            _run.log_scalar("pretrain.loss", 1.0 / (epoch + 1), epoch)
-        _run.info["result_table"] = [
-            {"num_labeled": 10, "stage": "stacked", "test_acc": 0.5},
-            {"num_labeled": 10, "stage": "endtoend", "test_acc": 0.6},
-        ]
-        return [[0.1, 0.2]]
-
-    ex.run(config_updates={"_algo": {"mode": "wtacnn"}})
-    ex.run(config_updates={"_algo": {"mode": "groupwtacnn"}})
-    return root / "toy"
+from deltasparse import reporting as results
 
 
 def test_load_runs_table(finished_runs):
@@ -67,7 +48,7 @@ def test_plot_and_cli(finished_runs, tmp_path, capsys):
 def test_missing_folder_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="Run an experiment first"):
         results.load_runs(str(tmp_path / "absent"))
-    assert results.main([str(tmp_path / "absent")]) == 2
+    assert results.main([str(tmp_path / "absent")]) == 1
 
 
 def test_result_table_puts_row_keys_first(finished_runs):
