@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.weight_transfer import imagenet_weights_path
 from deltasparse.models.weight_transfer import read_weights
 from deltasparse.models.weight_transfer import transfer_weights
@@ -24,9 +24,9 @@ SLOTS = 27
 
 
 def build(sparsity=None, classes=5, thr_init=0.05):
-    return TDMobileNet(
-        input_shape=(32, 32), classes=classes, alpha=ALPHA, sparsity=sparsity,
-        thr_init=thr_init,
+    return VideoClassifier.from_preset(
+        f"mobilenet_{sparsity or 'baseline'}", num_classes=classes,
+        image_size=(32, 32), alpha=ALPHA, thr_init=thr_init,
     )
 
 
