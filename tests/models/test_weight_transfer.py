@@ -1,7 +1,8 @@
 """Tests of deltasparse.models.weight_transfer (by-name weight transfer).
 
 Small MobileNets (alpha 0.25, 32x32 frames) keep this cheap; the ResNet-50
-transfer from keras.applications is tested in test_td_resnet50.py.
+transfer from keras.applications is tested in
+resnet50/test_resnet50_video_backbone.py.
 """
 
 import os
