@@ -100,8 +100,9 @@ class SparsityLogger(keras.callbacks.Callback):
     >>> model = VideoClassifier.from_preset("mobilenet_delta", num_classes=5,
     ...     image_size=(32, 32), alpha=0.25)
     >>> model.compile("sgd", "categorical_crossentropy")
-    >>> history = model.fit(x, y, epochs=1, callbacks=[SparsityLogger()])
-    >>> history.history["delta_density_all"]  # doctest: +SKIP
+    >>> history = model.fit(clips, labels, validation_data=(clips, labels),
+    ...     callbacks=[SparsityLogger()])  # doctest: +SKIP
+    >>> history.history["val_delta_density_all"]  # doctest: +SKIP
     """
 
     def __init__(self):

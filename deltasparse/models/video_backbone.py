@@ -220,11 +220,31 @@ class VideoBackbone(keras.Model):
         self._check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
-    def base_config(self):
+    def store_config(self, sparsity, sp_rate, thr_init, thr_values,
+                     thr_trainable, bn_momentum):
+        """Stores the arguments shared by every backbone (after
+        `super().__init__`)."""
+        self.sparsity = sparsity
+        self.image_size = tuple(self.frame_shape[:2])
+        self.channels = int(self.frame_shape[2])
+        self.sp_rate = sp_rate
+        self.thr_init = None if thr_init is None else tuple(thr_values)
+        self.thr_values = tuple(thr_values)
+        self.thr_trainable = thr_trainable
+        self.bn_momentum = bn_momentum
+
+    def get_config(self):
         return {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "sparsity": self.sparsity,
+            "image_size": list(self.image_size),
+            "channels": self.channels,
+            "sp_rate": self.sp_rate,
+            "thr_init": None if self.thr_init is None else list(self.thr_init),
+            "thr_trainable": self.thr_trainable,
+            "bn_momentum": self.bn_momentum,
         }
 
     @classmethod

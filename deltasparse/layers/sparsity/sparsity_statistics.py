@@ -21,8 +21,9 @@ them). The statistics are therefore summed into NON-TRAINABLE float32
 variables (`SparsityTotals`), like BatchNormalization's moving statistics:
 every backend threads those through its steps (JAX returns their new values
 from `stateless_call` and writes them back at `jax_state_sync`), and under
-`tf.distribute` they are created with `aggregation="sum"`, so the increments
-of all replicas add up. The same totals serve the model-level accumulator of
+`tf.distribute` they are replica-local and summed on read
+(`synchronization="on_read"`, `aggregation="sum"`, as Keras metric variables
+are), so the counts of all replicas add up. The same totals serve the model-level accumulator of
 the video models (`deltasparse.models.sparsity_slots.SparsityAccumulator`)
 and the layers' own `show_metric` figures. `deltasparse.models.SparsityLogger`
 (a callback) turns them into epoch and `val_` figures; it resets them at the
@@ -96,8 +97,9 @@ class SparsityTotals:
     `layer` (`<prefix>l0`, `<prefix>n`, `<prefix>frames`), so they are part
     of `layer.non_trainable_variables` (and of any model containing it) and
     are threaded through the stateless JAX steps like BatchNormalization
-    statistics. `aggregation="sum"` makes `tf.distribute` strategies add
-    the replicas' increments.
+    statistics. Under `tf.distribute` each replica sums its own batches
+    (`synchronization="on_read"`) and reading adds the replicas
+    (`aggregation="sum"`), as for Keras metric variables.
 
     Args:
         layer: the `keras.layers.Layer` that owns the variables.
@@ -111,15 +113,24 @@ class SparsityTotals:
         self.shape = tuple(shape)
 
         def variable(name, shape):
-            return layer.add_weight(
-                name=f"{prefix}{name}",
-                shape=shape,
-                initializer="zeros",
-                dtype="float32",
-                trainable=False,
-                autocast=False,
-                aggregation="sum",
-            )
+            # Like a metric's variables: replica-local, summed on read
+            # (`synchronization="on_read"`, `aggregation="sum"`). An
+            # on-write SUM variable would sum the replicas' *new values*
+            # (`v + delta`), doubling the total every step.
+            with keras.name_scope(layer.name, caller=layer):
+                v = keras.Variable(
+                    initializer="zeros",
+                    shape=shape,
+                    dtype="float32",
+                    trainable=False,
+                    autocast=False,
+                    aggregation="sum",
+                    synchronization="on_read",
+                    name=f"{prefix}{name}",
+                )
+            # Tracked by the layer as a non-trainable variable.
+            setattr(layer, f"_sparsity_totals_{name}", v)
+            return v
 
         self.l0 = variable("l0", self.shape)
         self.n = variable("n", self.shape)

@@ -181,26 +181,11 @@ class MobileNetVideoBackbone(VideoBackbone):
                          name=name, dtype=dtype, **kwargs)
 
         # === Config ===
-        self.sparsity = sparsity
-        self.image_size = tuple(self.frame_shape[:2])
-        self.channels = int(self.frame_shape[2])
+        self.store_config(sparsity, sp_rate, thr_init, thr, thr_trainable,
+                          bn_momentum)
         self.alpha = alpha
-        self.sp_rate = sp_rate
-        self.thr_init = None if thr_init is None else tuple(thr)
-        self.thr_values = thr
-        self.thr_trainable = thr_trainable
-        self.bn_momentum = bn_momentum
 
     def get_config(self):
-        config = self.base_config()
-        config.update({
-            "sparsity": self.sparsity,
-            "image_size": list(self.image_size),
-            "channels": self.channels,
-            "alpha": self.alpha,
-            "sp_rate": self.sp_rate,
-            "thr_init": None if self.thr_init is None else list(self.thr_init),
-            "thr_trainable": self.thr_trainable,
-            "bn_momentum": self.bn_momentum,
-        })
+        config = super().get_config()
+        config["alpha"] = self.alpha
         return config
