@@ -12,10 +12,6 @@ block and the counted MAC ratio. The paper initialised it from the
 fine-tuned baseline (`initial_weights=<ucf_mobilenet_baseline or
 ucf_mobilenet_l1 run>/last.weights.h5`).
 
-Validation after every epoch reads the TEST split, as the original first
-commit did (HEAD's ResNet generator read the training videos, spec §10
-item 1).
-
 Run: python experiments/ucf_mobilenet_delta.py with seed=123; `with demo` for the
 synthetic dataset, `evaluate with weights=<file>`, `resume=True` (what a run
 records: `deltasparse.experiment.video_experiments`).

@@ -17,10 +17,6 @@ inverse-time decay 5e-4) with the L1 weight of the ResNet-50 L1 script
 (`with initial_weights=<baseline run>/last.weights.h5`) -> the delta
 MobileNet (`initial_weights=<this run>/last.weights.h5`).
 
-Validation after every epoch reads the TEST split, as the original first
-commit did (HEAD's ResNet generator read the training videos, spec §10
-item 1).
-
 Run: python experiments/ucf_mobilenet_l1.py with seed=123; `with demo` for the
 synthetic dataset, `evaluate with weights=<file>`, `resume=True` (what a run
 records: `deltasparse.experiment.video_experiments`).

@@ -16,10 +16,6 @@ The paper's chain: the 2-D baseline (experiments/ucf_resnet50_baseline.py)
 batch 4, T = 8, sp_rate 1e-4, 8 epochs) -> stage B (the default config,
 `with initial_weights=<stage A run>/last.weights.h5 start_epoch=8`).
 
-Validation after every epoch reads the TEST split, as the original first
-commit did (HEAD's ResNet generator read the training videos, spec §10
-item 1).
-
 Run: python experiments/ucf_resnet50_delta.py with seed=123; `with demo` for the
 synthetic dataset, `evaluate with weights=<file>`, `resume=True` (what a run
 records: `deltasparse.experiment.video_experiments`).

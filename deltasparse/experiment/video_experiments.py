@@ -694,6 +694,7 @@ def evaluate_model(config, run, model, dataset, step=0):
         write_json_atomic(js, data)
         run.add_artifact(png, name="layer_sparsity.png")
         run.add_artifact(js, name="layer_sparsity.json")
+        print(f"Per-layer densities ({len(layers['names'])} slots): {png}")
     print(f"Test: accuracy {result.get('accuracy', float('nan')):.4f}, loss "
           f"{result.get('loss', float('nan')):.4f} on {result.get('clips')} "
           f"clips (T={config['eval_clip_length']}).")

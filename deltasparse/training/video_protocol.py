@@ -322,10 +322,11 @@ def evaluate_with_layers(model, dataset, steps=None, layer_clips=0,
     """
     from deltasparse.evaluation import evaluate_clips
     from deltasparse.evaluation import layer_sparsity
+    from deltasparse.models.sparsity_slots import model_sparsity_slots
 
     figures = evaluate_clips(model, dataset, steps=steps, progress=progress)
     layers = None
-    if layer_clips and getattr(model, "sparsity_slots", ()):
+    if layer_clips and model_sparsity_slots(model):
         batch = dataset.unbatch().take(int(layer_clips)).batch(
             int(layer_clips))
         x, _ = next(iter(batch))
