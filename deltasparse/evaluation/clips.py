@@ -1,6 +1,7 @@
 """Clip-level evaluation of video classifiers, with sparsity figures, from
 the trained model itself (no second model, no weight copying)."""
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -122,6 +123,8 @@ def evaluate_clips(model, dataset, steps=None, progress=True):
         if steps is not None and done >= steps:
             break
         x, y = _split_batch(batch)
+        if keras.backend.backend() != "tensorflow":
+            x = np.asarray(x)  # e.g. tf.data tensors for JAX's jit
         y_pred = np.asarray(ops.convert_to_numpy(model.predict_on_batch(x)))
         y_true = _one_hot(ops.convert_to_numpy(y), y_pred.shape[-1])
         correct += int(np.sum(
@@ -180,6 +183,8 @@ def layer_sparsity(model, x, training=False):
         )
     saved = [ops.convert_to_numpy(v) for v in accumulator.totals.variables]
     accumulator.reset()
+    if keras.backend.backend() != "tensorflow":
+        x = np.asarray(x)
     try:
         if training:
             model(x, training=True)
