@@ -28,12 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deltasparse.metrics.sparsity import layer_sparsity  # noqa: E402
-from deltasparse.metrics.sparsity import sparsity_figures  # noqa: E402
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet  # noqa: E402
-from deltasparse.models.resnet50.td_resnet50 import TDResNet50  # noqa: E402
+from deltasparse.evaluation import layer_sparsity  # noqa: E402
+from deltasparse.models import VideoClassifier  # noqa: E402
+from deltasparse.models.sparsity_figures import sparsity_figures  # noqa: E402
 
-BUILDERS = {"resnet50": TDResNet50, "mobilenet": TDMobileNet}
+BUILDERS = ("mobilenet", "resnet50")
 
 
 def parse_args(argv=None):
@@ -60,8 +59,10 @@ def bench(arch, variant, args):
     keras.utils.set_random_seed(0)
     sparsity = None if variant == "baseline" else variant
     t0 = time.perf_counter()
-    model = BUILDERS[arch](input_shape=(args.size, args.size),
-                           sparsity=sparsity, thr_init=args.thr_init)
+    model = VideoClassifier.from_preset(
+        f"{arch}_{variant}", num_classes=101,
+        image_size=(args.size, args.size),
+        thr_init=args.thr_init if sparsity == "delta" else None)
     build_s = time.perf_counter() - t0
     model.compile(jit_compile=args.jit)
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ What a run records (in its own folder, `run_directory(_run)`, i.e.
 
 - per-epoch `log_scalar` of every Keras figure, train and validation:
   `loss`, `accuracy`, `val_loss`, `val_accuracy` and every sparsity figure
-  of `deltasparse.metrics.sparsity` (`delta_density_<group>` for delta
+  of `deltasparse.models.sparsity_figures` (`delta_density_<group>` for delta
   models, `act_density_<group>` for L1 models, `op_ratio_counted`,
   `macs_dense_counted`, `macs_effective_counted`, and their `val_` twins);
   the final evaluation as `test.<figure>` at the last epoch;
@@ -110,9 +110,10 @@ from deltasparse.experiment.sacred_utils import results_root
 from deltasparse.experiment.sacred_utils import run_directory
 from deltasparse.experiment.sacred_utils import write_json_atomic
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
-from deltasparse.metrics.sparsity import layer_sparsity
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
-from deltasparse.models.resnet50.td_resnet50 import TDResNet50
+from deltasparse.evaluation import evaluate_clips
+from deltasparse.evaluation import layer_sparsity
+from deltasparse.models.sparsity_logger import SparsityLogger
+from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.weight_transfer import transfer_weights
 
 logger = logging.getLogger(__name__)
@@ -415,12 +416,11 @@ def build_td_model(architecture, sparsity, config, classes, sp_rate=None):
             evaluation models).
 
     Returns:
-        A `TDResNet50` or `TDMobileNet`.
+        A `VideoClassifier` (preset `<architecture>_<sparsity>`).
     """
     _check_choice("architecture", architecture, ARCHITECTURES)
     kwargs = dict(
-        input_shape=tuple(config["image_size"]), classes=classes,
-        sparsity=sparsity,
+        image_size=tuple(config["image_size"]),
         thr_trainable=bool(config.get("thr_trainable", True)),
     )
     if sparsity is not None:
@@ -431,11 +431,11 @@ def build_td_model(architecture, sparsity, config, classes, sp_rate=None):
         if thr is not None and sparsity == "delta":
             kwargs["thr_init"] = plain(thr)
     try:
-        if architecture == "resnet50":
-            model = TDResNet50(**kwargs)
-        else:
-            model = TDMobileNet(alpha=float(config.get("alpha", 1.0)),
-                                **kwargs)
+        if architecture == "mobilenet":
+            kwargs["alpha"] = float(config.get("alpha", 1.0))
+        model = VideoClassifier.from_preset(
+            f"{architecture}_{sparsity or 'baseline'}", num_classes=classes,
+            **kwargs)
     except ValueError as err:
         raise ConfigurationError(str(err)) from None
     _set_bn_momentum(model, config.get("bn_momentum"))
@@ -446,7 +446,7 @@ def build_frame_model(architecture, config, classes):
     """The 2-D baseline: `keras.applications` backbone plus the original head.
 
     ResNet-50: `ResNet50(include_top=False)` -> `avg_pool` (7x7, or the whole
-    map for small frames, like `TDResNet50`) -> `flatten` -> `fc1024` (ReLU)
+    map for small frames, like the `resnet50` VideoClassifier) -> `flatten` -> `fc1024` (ReLU)
     -> `dropout` (0.5) -> `fc101` (softmax). MobileNet:
     `MobileNet(include_top=False, alpha)` -> `global_pool` -> `reshape_1` ->
     `dropout` (0.001) -> `conv_preds` -> `reshape_2` -> `predictions`.
@@ -664,7 +664,7 @@ def _timed(run, key, start):
 
 
 def _callbacks(run, ckpt_dir, keep, best_path, has_val):
-    callbacks = [SacredMetricsLogger(run),
+    callbacks = [SparsityLogger(), SacredMetricsLogger(run),
                  EpochCheckpoint(ckpt_dir, keep=keep)]
     if has_val:
         callbacks.append(keras.callbacks.ModelCheckpoint(
@@ -742,7 +742,7 @@ def plot_layer_sparsity(stats, path, title):
     """Bar plot of the per-layer densities from `layer_sparsity`.
 
     Args:
-        stats: dict from `deltasparse.metrics.sparsity.layer_sparsity`.
+        stats: dict from `deltasparse.evaluation.layer_sparsity`.
         path: str, the PNG to write.
         title: str, figure title.
 
@@ -784,7 +784,7 @@ def plot_layer_sparsity(stats, path, title):
 
 
 def _has_slots(model):
-    return bool(getattr(model, "sparsity_slots", {}).get("names"))
+    return bool(getattr(model, "sparsity_slots", ()))
 
 
 def evaluate_model(model, config, root, names, architecture, run, log,
@@ -817,8 +817,8 @@ def evaluate_model(model, config, root, names, architecture, run, log,
     log.info("evaluating on %d test clips (T=%d, sequence stride %s, batch "
              "%d, %d steps)", clips, config["eval_nb_frames"],
              config["eval_sequence_stride"], config["eval_batch_size"], steps)
-    logs = model.evaluate(eval_ds, verbose=1 if config.get("verbose") == 1
-                          else 0, return_dict=True)
+    logs = evaluate_clips(model, eval_ds,
+                          progress=config.get("verbose") == 1)
     result = {k: float(v) for k, v in logs.items()}
     result["clips"] = int(clips)
     result["steps"] = int(steps)
@@ -889,7 +889,7 @@ def _model_info(run, model):
     info = dict(run.info.get("model", {}))
     info.update({"name": model.name, "params": int(model.count_params())})
     if _has_slots(model):
-        info["slots"] = len(model.sparsity_slots["names"])
+        info["slots"] = len(model.sparsity_slots)
     run.info["model"] = info
 
 
@@ -1037,8 +1037,8 @@ def train_frames(config, run, log, experiment, architecture):
     a frozen backbone; phase 2 (up to `epochs`, at `lr`) trains the
     backbone layers whose names start with `finetune_prefix` (every layer
     when None) and the head, with a fresh optimizer (the original
-    recompiled). Then the time-distributed model (`TDResNet50` /
-    `TDMobileNet`, with zero-weight L1 slots when `measure_activations`, so
+    recompiled). Then the time-distributed `VideoClassifier` (`resnet50_*` /
+    `mobilenet_*` preset, with zero-weight L1 slots when `measure_activations`, so
     its activation densities are reported like the original TD inference)
     receives the weights by name and is evaluated on test clips.
 
@@ -1204,7 +1204,8 @@ def evaluate(config, run, log, experiment, architecture, variant):
     run.info["initial_weights"] = report_dict(report)
     if variant == "delta" and not any(
             isinstance(model.get_layer(n), DeltaActivation)
-            and n in report.matched for n in model.sparsity_slots["names"]):
+            and n in report.matched
+            for n in [s.layer_name for s in model.sparsity_slots]):
         log.warning("the weights file has no delta thresholds: every slot "
                     "keeps thr_init")
     compile_model(model, config)

@@ -1,13 +1,26 @@
-"""Model builders: time-distributed video backbones and temporal autoencoders."""
+"""Video models (backbones, the `VideoClassifier` task, sparsity slots and
+their logger) and the group k-sparse temporal autoencoders."""
 
+from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
+from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
+from deltasparse.models.sparsity_figures import group_density
+from deltasparse.models.sparsity_figures import op_ratio
+from deltasparse.models.sparsity_figures import per_layer_figures
+from deltasparse.models.sparsity_figures import sparsity_figures
+from deltasparse.models.sparsity_logger import SparsityLogger
+from deltasparse.models.sparsity_logger import accumulated_figures
+from deltasparse.models.sparsity_logger import reset_sparsity_totals
+from deltasparse.models.sparsity_slots import SparsityAccumulator
+from deltasparse.models.sparsity_slots import SparsitySlot
 from deltasparse.models.temporal_autoencoder.blocks import GroupSlownessPenalty
 from deltasparse.models.temporal_autoencoder.losses import FrameReconstructionLoss
 from deltasparse.models.temporal_autoencoder.losses import Keras2CategoricalCrossentropy
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import ALGORITHMS
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import TEMPORAL_AUTOENCODER_PRESETS
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
-from deltasparse.models.resnet50.td_resnet50 import TDResNet50
+from deltasparse.models.video_backbone import VideoBackbone
+from deltasparse.models.video_classifier import VideoClassifier
+from deltasparse.models.video_classifier import list_presets
 from deltasparse.models.weight_transfer import TransferReport
 from deltasparse.models.weight_transfer import imagenet_weights_path
 from deltasparse.models.weight_transfer import read_weights
@@ -18,12 +31,24 @@ __all__ = [
     "FrameReconstructionLoss",
     "GroupSlownessPenalty",
     "Keras2CategoricalCrossentropy",
-    "TDMobileNet",
-    "TDResNet50",
+    "MobileNetVideoBackbone",
+    "ResNet50VideoBackbone",
+    "SparsityAccumulator",
+    "SparsityLogger",
+    "SparsitySlot",
     "TEMPORAL_AUTOENCODER_PRESETS",
     "TemporalAutoencoder",
     "TransferReport",
+    "VideoBackbone",
+    "VideoClassifier",
+    "accumulated_figures",
+    "group_density",
     "imagenet_weights_path",
+    "list_presets",
+    "op_ratio",
+    "per_layer_figures",
     "read_weights",
+    "reset_sparsity_totals",
+    "sparsity_figures",
     "transfer_weights",
 ]

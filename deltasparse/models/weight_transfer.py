@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
+from deltasparse.models.sparsity_slots import SparsityAccumulator
 
 KERAS_APPLICATIONS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -108,7 +109,8 @@ def imagenet_weights_path(
 
     Example:
     >>> path = imagenet_weights_path("resnet50")
-    >>> report = transfer_weights(path, TDResNet50(sparsity="delta"))
+    >>> report = transfer_weights(path, VideoClassifier.from_preset(
+    ...     "resnet50_delta", num_classes=101))
     """
     if architecture == "resnet50":
         suffix = "" if include_top else "_notop"
@@ -276,10 +278,23 @@ def _leaf_layers(model):
     return leaves
 
 
+def _transferable(layer):
+    """The learned variables of `layer`: all but sparsity totals (the
+    run-time sums of `SparsityAccumulator` and of `show_metric` layers,
+    which are state of a run, not weights)."""
+    if isinstance(layer, SparsityAccumulator):
+        return []
+    totals = getattr(layer, "sparsity_totals", None)
+    skip = set() if totals is None else {id(v) for v in totals.variables}
+    return [v for v in layer.weights if id(v) not in skip]
+
+
 def _model_weights(model):
     """`name -> (layer, weights)` for every leaf layer of `model`."""
     return {
-        layer.name: (layer, layer.get_weights())
+        layer.name: (
+            layer, [keras.ops.convert_to_numpy(v) for v in _transferable(layer)]
+        )
         for layer in _leaf_layers(model)
     }
 
@@ -402,7 +417,8 @@ def transfer_weights(source, target, exclude=None, name_map=None,
     Example:
     >>> base = keras.applications.MobileNet(
     ...     weights=None, include_top=False, input_shape=(32, 32, 3))
-    >>> model = TDMobileNet(input_shape=(32, 32), sparsity="delta")
+    >>> model = VideoClassifier.from_preset(
+    ...     "mobilenet_delta", num_classes=101, image_size=(32, 32))
     >>> report = transfer_weights(base, model)
     >>> len(report.matched), len(report.skipped_absent)
     (54, 28)
@@ -453,7 +469,8 @@ def transfer_weights(source, target, exclude=None, name_map=None,
     for layer in _leaf_layers(target):
         src_name = name_map.get(layer.name, layer.name)
         looked_up.add(src_name)
-        if not layer.weights:
+        variables = _transferable(layer)
+        if not variables:
             continue
         if is_excluded(layer):
             report.excluded.append(layer.name)
@@ -470,14 +487,14 @@ def transfer_weights(source, target, exclude=None, name_map=None,
         if not arrays or threshold_from_non_dal:
             report.skipped_no_weights.append(layer.name)
             continue
-        want = _shapes(layer.weights)
+        want = _shapes(variables)
         got = _shapes(arrays)
         if want != got:
             report.mismatched.append(
                 (layer.name, f"target shapes {want}, source shapes {got}")
             )
             continue
-        copies.append((layer, arrays))
+        copies.append((variables, arrays))
         report.matched.append(layer.name)
     report.unused = [
         name
@@ -490,8 +507,9 @@ def transfer_weights(source, target, exclude=None, name_map=None,
             "(`strict=True`); nothing was copied.\n"
             f"{report.summary()}\nReceived: strict=True"
         )
-    for layer, arrays in copies:
-        layer.set_weights(arrays)
+    for variables, arrays in copies:
+        for variable, value in zip(variables, arrays):
+            variable.assign(value)
     if not report.matched:
         warnings.warn(
             f"No layer of {report.target} matched a layer of {src_desc} by "

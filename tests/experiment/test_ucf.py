@@ -13,7 +13,7 @@ import pytest
 from deltasparse.experiment import ucf
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.weight_transfer import transfer_weights
 
 
@@ -140,7 +140,7 @@ def test_frame_model_transfers_by_name_to_td_model():
     assert "conv_pw_13" in backbone and "conv_preds" not in backbone
     td = ucf.build_td_model("mobilenet", "delta",
                             dict(config, sp_rate=0.0, thr_init=0.5), 3)
-    assert isinstance(td, TDMobileNet)
+    assert isinstance(td, VideoClassifier)
     bns = [layer for layer in td.layers
            if isinstance(layer, keras.layers.BatchNormalization)]
     assert bns and all(layer.momentum == 0.9 for layer in bns)

@@ -1,7 +1,8 @@
 """Tests of deltasparse.models.weight_transfer (by-name weight transfer).
 
 Small MobileNets (alpha 0.25, 32x32 frames) keep this cheap; the ResNet-50
-transfer from keras.applications is tested in test_td_resnet50.py.
+transfer from keras.applications is tested in
+resnet50/test_resnet50_video_backbone.py.
 """
 
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.weight_transfer import imagenet_weights_path
 from deltasparse.models.weight_transfer import read_weights
 from deltasparse.models.weight_transfer import transfer_weights
@@ -24,9 +25,9 @@ SLOTS = 27
 
 
 def build(sparsity=None, classes=5, thr_init=0.05):
-    return TDMobileNet(
-        input_shape=(32, 32), classes=classes, alpha=ALPHA, sparsity=sparsity,
-        thr_init=thr_init,
+    return VideoClassifier.from_preset(
+        f"mobilenet_{sparsity or 'baseline'}", num_classes=classes,
+        image_size=(32, 32), alpha=ALPHA, thr_init=thr_init,
     )
 
 

@@ -121,11 +121,13 @@ class DeltaActivation(SparsityStatsLayer):
       `threshold` and `bias`.
     - The original always returned `(output, L0, N)`; here `call` returns just
       `output` unless `return_stats=True`.
-    - Keras 3 has no `add_metric`: with `show_metric=True` the layer owns
-      three `keras.metrics.Mean` metrics (see `show_metric`). The JAX
-      backend runs `fit`/`evaluate` statelessly and cannot carry updates
-      made inside `call`, so the layer does not update them there (they
-      read 0); use `return_stats=True` instead.
+    - Keras 3 has no `add_metric`: with `show_metric=True` the layer sums
+      `L0`, `N` and `nF` in three non-trainable float32 weights
+      (`sparsity_totals`, threaded through the stateless JAX steps like
+      BatchNormalization statistics), and the
+      `deltasparse.models.SparsityLogger` callback reports the figures
+      (see `show_metric`) on every backend, as ratios of sums over the
+      epoch (the original's batch means, for batches of equal shape).
     - The gradient of `|d|` is `sign(d)` (0 at `d = 0`) on every backend,
       as with the original's `tf.abs`; JAX's own `abs` has gradient 1 at 0,
       which would push equal levels apart.
@@ -181,12 +183,14 @@ class DeltaActivation(SparsityStatsLayer):
             over axis 1) first, as in sigma-delta coding. Defaults to `False`.
         delta_level: int in `{0, 1, 2}`, what is returned (see above).
             Defaults to `0`.
-        show_metric: bool, whether to track the metrics
+        show_metric: bool, whether to report
             `n_spikes_<name>` (nonzero deltas per frame transition,
             `L0/nF`), `n_neurons_<name>` (`N/nF`, neurons per frame) and
-            `n_outputs_<name>` (`n_outputs`), each averaged over batches.
-            They appear in `fit` history and `evaluate` logs of a model that
-            contains the layer. Defaults to `False`.
+            `n_outputs_<name>` (`n_outputs`) over each epoch. The layer then
+            sums the statistics in three non-trainable weights; the figures
+            appear in `fit` history and `evaluate` logs with the
+            `deltasparse.models.SparsityLogger` callback. Defaults to
+            `False`.
         thr_trainable: bool, whether `theta` is trainable. Defaults to `True`.
         return_stats: bool, whether `call` returns
             `(output, nonzero_delta_count, element_count)` like the original
@@ -395,6 +399,7 @@ class DeltaActivation(SparsityStatsLayer):
                 initializer="zeros",
                 trainable=True,
             )
+        self._build_totals()
 
     def call(self, inputs):
         self._check_input_shape(inputs.shape)

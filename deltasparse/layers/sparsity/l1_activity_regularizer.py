@@ -20,9 +20,11 @@ class L1ActivityRegularizer(SparsityStatsLayer):
       `nF = B*T` frames;
     - the loss `sp_rate * n_outputs * mean(|x|)` is added with `add_loss`
       (classical activation L1, scaled by the fan-out);
-    - with `show_metric=True`, the `'mean'` metrics `n_spikes_<name>`
+    - with `show_metric=True`, `L0`, `N` and `nF` are summed in three
+      non-trainable float32 variables (`sparsity_totals`), from which
+      `deltasparse.models.SparsityLogger` reports `n_spikes_<name>`
       (`L0/nF`, nonzero activations per frame), `n_neurons_<name>` (`N/nF`)
-      and `n_outputs_<name>` (`n_outputs`) are updated.
+      and `n_outputs_<name>` (`n_outputs`) in the epoch logs.
 
     Statistics and loss are computed in float32 even under `mixed_float16`.
     The layer works for any rank >= 2 and any `T >= 1`. `L0`, `N` and the
@@ -38,18 +40,22 @@ class L1ActivityRegularizer(SparsityStatsLayer):
     `L1ActivityRegularizer` (was `L1_regulizer`); the ignored `thr_init`
     argument is dropped; `**kwargs` go to the base layer and `get_config`
     makes it serializable; `call` returns just the output unless
-    `return_stats=True`; metrics are `keras.metrics.Mean` objects owned by
-    the layer because Keras 3 has no `add_metric` (on the JAX backend the
-    compiled `fit`/`evaluate` steps drop their updates, so they stay at 0
-    there; use `return_stats=True` instead); invalid arguments raise
+    `return_stats=True`; Keras 3 has no `add_metric`, so the `show_metric`
+    figures come from non-trainable totals read by the `SparsityLogger`
+    callback (correct on TensorFlow, JAX and PyTorch; they are ratios of
+    sums over the epoch, equal to the original's batch means for batches of
+    equal shape); invalid arguments raise
     `ValueError`; an empty input gives a zero loss instead of NaN.
 
     Args:
         sp_rate: float >= 0, weight of the L1 loss. Defaults to `1.0`.
         n_outputs: float >= 0, fan-out of each neuron; scales the loss.
             Defaults to `1.0`.
-        show_metric: bool, whether to track the three metrics above. They
-            appear in `fit` history and `evaluate` logs. Defaults to `False`.
+        show_metric: bool, whether to sum the statistics for the three
+            figures above (three non-trainable weights); they appear in
+            `fit` history and `evaluate` logs with the
+            `deltasparse.models.SparsityLogger` callback. Defaults to
+            `False`.
         return_stats: bool, whether `call` returns
             `(output, nonzero_count, element_count)` like the original instead
             of `output` alone. Defaults to `False`.
@@ -93,6 +99,7 @@ class L1ActivityRegularizer(SparsityStatsLayer):
             return_stats=return_stats,
             **kwargs,
         )
+        self._build_totals()
         self.built = True
 
     def _check_input_shape(self, input_shape):

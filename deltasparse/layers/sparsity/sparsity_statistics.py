@@ -7,30 +7,34 @@ tensor the same way (spec `delta_activation.md` §2.3 steps 9-12 and §3):
   for activations);
 - `L0 = count_nonzero(values)`, `N = numel(values)`;
 - added loss `sp_rate * n_outputs * sum|values| / N`;
-- optional `'mean'` metrics `n_spikes_<name>` (`L0/nF`), `n_neurons_<name>`
-  (`N/nF`) and `n_outputs_<name>` (`n_outputs`).
+- with `show_metric`, the figures `n_spikes_<name>` (`L0/nF`),
+  `n_neurons_<name>` (`N/nF`) and `n_outputs_<name>` (`n_outputs`).
 
 All of it is computed in float32, whatever the layer's compute dtype, so the
 counts stay exact and the loss does not lose precision under
 `mixed_float16`.
 
-Keras 3 has no `add_metric`. The layer owns three `keras.metrics.Mean`
-objects instead; `Model.metrics` collects sub-layer metrics, so they appear
-in `fit` history and `evaluate` logs (tested on TensorFlow, in graph mode;
-the stateful PyTorch trainer should behave the same, untested). On the JAX
-backend the train/test/predict steps call the model
-statelessly: only trainable and non-trainable variables are mapped into the
-call, and the metric variables are even purged during `fit`, so an update
-inside `call` cannot be carried out (it fails at trace time). The layers
-therefore never update these metrics on JAX; they are reported as 0 there.
-Use `return_stats=True` and aggregate at model level (e.g. a `Model`
-subclass overriding `compute_metrics`) for a backend-independent route.
+One sparsity path. Keras 3 has no `add_metric`, and metric variables updated
+inside a layer's `call` are dropped by the JAX backend's stateless train and
+test steps (only trainable and non-trainable variables are threaded through
+them). The statistics are therefore summed into NON-TRAINABLE float32
+variables (`SparsityTotals`), like BatchNormalization's moving statistics:
+every backend threads those through its steps (JAX returns their new values
+from `stateless_call` and writes them back at `jax_state_sync`), and under
+`tf.distribute` they are replica-local and summed on read
+(`synchronization="on_read"`, `aggregation="sum"`, as Keras metric variables
+are), so the counts of all replicas add up. The same totals serve the model-level accumulator of
+the video models (`deltasparse.models.sparsity_slots.SparsityAccumulator`)
+and the layers' own `show_metric` figures. `deltasparse.models.SparsityLogger`
+(a callback) turns them into epoch and `val_` figures; it resets them at the
+start of every epoch and evaluation.
 """
 
 import math
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -86,6 +90,98 @@ def sparsity_statistics(values, frames):
     return l0, n, nf, mean_abs
 
 
+class SparsityTotals:
+    """Sums of sparsity statistics held in non-trainable float32 variables.
+
+    Not a layer: `SparsityTotals(layer, shape)` creates three variables on
+    `layer` (`<prefix>l0`, `<prefix>n`, `<prefix>frames`), so they are part
+    of `layer.non_trainable_variables` (and of any model containing it) and
+    are threaded through the stateless JAX steps like BatchNormalization
+    statistics. Under `tf.distribute` each replica sums its own batches
+    (`synchronization="on_read"`) and reading adds the replicas
+    (`aggregation="sum"`), as for Keras metric variables.
+
+    Args:
+        layer: the `keras.layers.Layer` that owns the variables.
+        shape: shape of the `l0` and `n` sums: `()` for one tensor, `(S,)`
+            for `S` sparsity slots. `frames` is always a scalar.
+        prefix: str, prefix of the variable names. Defaults to
+            `"sparsity_"`.
+    """
+
+    def __init__(self, layer, shape=(), prefix="sparsity_"):
+        self.shape = tuple(shape)
+
+        def variable(name, shape):
+            # Like a metric's variables: replica-local, summed on read
+            # (`synchronization="on_read"`, `aggregation="sum"`). An
+            # on-write SUM variable would sum the replicas' *new values*
+            # (`v + delta`), doubling the total every step.
+            with keras.name_scope(layer.name, caller=layer):
+                v = keras.Variable(
+                    initializer="zeros",
+                    shape=shape,
+                    dtype="float32",
+                    trainable=False,
+                    autocast=False,
+                    aggregation="sum",
+                    synchronization="on_read",
+                    name=f"{prefix}{name}",
+                )
+            # Tracked by the layer as a non-trainable variable.
+            setattr(layer, f"_sparsity_totals_{name}", v)
+            return v
+
+        self.l0 = variable("l0", self.shape)
+        self.n = variable("n", self.shape)
+        self.frames = variable("frames", ())
+
+    @property
+    def variables(self):
+        return [self.l0, self.n, self.frames]
+
+    def update(self, l0, n, frames):
+        """Adds one batch's statistics (float32 tensors or scalars)."""
+        self.l0.assign_add(ops.reshape(ops.cast(l0, "float32"), self.shape))
+        self.n.assign_add(ops.reshape(ops.cast(n, "float32"), self.shape))
+        self.frames.assign_add(ops.reshape(ops.cast(frames, "float32"), ()))
+
+    def reset(self):
+        """Sets the sums back to zero (outside a compiled step)."""
+        for v in self.variables:
+            v.assign(ops.zeros(v.shape, "float32"))
+
+    def read(self):
+        """The sums as NumPy float64: dict with `l0`, `n`, `frames`."""
+        return {
+            "l0": np.asarray(ops.convert_to_numpy(self.l0), "float64"),
+            "n": np.asarray(ops.convert_to_numpy(self.n), "float64"),
+            "frames": float(ops.convert_to_numpy(self.frames)),
+        }
+
+
+def show_metric_figures(layer):
+    """The `show_metric` figures of a sparsity layer, from its totals.
+
+    Args:
+        layer: a `DeltaActivation` or `L1ActivityRegularizer` built with
+            `show_metric=True`.
+
+    Returns:
+        dict: `n_spikes_<name>` (`sum L0 / sum nF`, nonzero values per
+        frame), `n_neurons_<name>` (`sum N / sum nF`) and
+        `n_outputs_<name>` (`n_outputs`). Over batches of equal shape the
+        ratio of sums equals the original's mean over batches.
+    """
+    totals = layer.sparsity_totals.read()
+    frames = max(totals["frames"], 1.0)
+    return {
+        f"n_spikes_{layer.name}": float(totals["l0"]) / frames,
+        f"n_neurons_{layer.name}": float(totals["n"]) / frames,
+        f"n_outputs_{layer.name}": float(layer.n_outputs),
+    }
+
+
 class SparsityStatsLayer(keras.layers.Layer):
     """Base of layers that add a sparsity loss and sparsity statistics.
 
@@ -95,7 +191,9 @@ class SparsityStatsLayer(keras.layers.Layer):
     Args:
         sp_rate: float >= 0, weight of the sparsity loss.
         n_outputs: float >= 0, fan-out of every neuron; scales the loss.
-        show_metric: bool, whether to track the three `Mean` metrics.
+        show_metric: bool, whether to sum the statistics in
+            `self.sparsity_totals` (`SparsityTotals`) for the `show_metric`
+            figures. Subclasses call `self._build_totals()` in `build`.
         return_stats: bool, whether `call` returns `(output, l0, n)`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
     """
@@ -118,34 +216,18 @@ class SparsityStatsLayer(keras.layers.Layer):
         self.show_metric = show_metric
         self.return_stats = return_stats
         self.supports_masking = False
-        if show_metric:
-            self.spikes_metric = keras.metrics.Mean(
-                name=f"n_spikes_{self.name}"
-            )
-            self.neurons_metric = keras.metrics.Mean(
-                name=f"n_neurons_{self.name}"
-            )
-            self.outputs_metric = keras.metrics.Mean(
-                name=f"n_outputs_{self.name}"
-            )
-        else:
-            self.spikes_metric = None
-            self.neurons_metric = None
-            self.outputs_metric = None
+        self.sparsity_totals = None
+
+    def _build_totals(self):
+        if self.show_metric and self.sparsity_totals is None:
+            self.sparsity_totals = SparsityTotals(self, (), prefix="")
 
     def _add_sparsity_terms(self, values, frames):
-        """Adds the loss, updates the metrics, returns `(l0, n)` (float32)."""
+        """Adds the loss, updates the totals, returns `(l0, n)` (float32)."""
         l0, n, nf, mean_abs = sparsity_statistics(values, frames)
         self.add_loss(ops.multiply(self.sp_rate * self.n_outputs, mean_abs))
-        if self.show_metric and keras.backend.backend() != "jax":
-            # JAX runs `fit`/`evaluate` statelessly with the metric variables
-            # detached from this call (they are purged), so skip there.
-            nf_safe = ops.maximum(nf, 1.0)
-            self.spikes_metric.update_state(ops.divide(l0, nf_safe))
-            self.neurons_metric.update_state(ops.divide(n, nf_safe))
-            self.outputs_metric.update_state(
-                ops.convert_to_tensor(self.n_outputs, "float32")
-            )
+        if self.sparsity_totals is not None:
+            self.sparsity_totals.update(l0, n, nf)
         return l0, n
 
     def _format_outputs(self, output, l0, n):

@@ -1,5 +1,6 @@
-"""Folded-time MobileNet v1 video models (Delta Activation Layer paper)."""
+"""Folded-time MobileNet v1 video backbone and presets (Delta Activation
+Layer paper)."""
 
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
 
-__all__ = ["TDMobileNet"]
+__all__ = ["MobileNetVideoBackbone"]

@@ -1,5 +1,6 @@
-"""Folded-time ResNet-50 v1 video models (Delta Activation Layer paper)."""
+"""Folded-time ResNet-50 v1 video backbone and presets (Delta Activation
+Layer paper)."""
 
-from deltasparse.models.resnet50.td_resnet50 import TDResNet50
+from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
 
-__all__ = ["TDResNet50"]
+__all__ = ["ResNet50VideoBackbone"]

@@ -10,13 +10,9 @@ from absl.testing import parameterized
 from keras import ops
 
 from deltasparse.layers.sparsity.l1_activity_regularizer import L1ActivityRegularizer
+from deltasparse.models.sparsity_logger import SparsityLogger
 from deltasparse.testing import TestCase
 
-JAX_METRICS_REASON = (
-    "JAX runs fit/evaluate statelessly and detaches metric variables from "
-    "the model call, so layer-owned metrics cannot be updated there "
-    "(documented in deltasparse/layers/sparsity/sparsity_statistics.py)"
-)
 
 
 def np_l1(x, upstream, sp_rate=1.0, n_outputs=1.0):
@@ -74,7 +70,8 @@ class L1ActivityRegularizerTest(TestCase):
             input_shape=(2, 3, 4, 4, 3),
             expected_output_shape=(2, 3, 4, 4, 3),
             expected_num_trainable_weights=0,
-            expected_num_non_trainable_weights=0,
+            # show_metric: the three float32 totals (L0, N, frames).
+            expected_num_non_trainable_weights=3,
             expected_num_seed_generators=0,
             expected_num_losses=1,
             supports_masking=False,
@@ -157,9 +154,7 @@ class L1ActivityRegularizerTest(TestCase):
 
     # ------------------------------------------------------ metrics and model
     def test_show_metric_in_fit_and_evaluate(self):
-        self.skip_unless_backend(
-            "tensorflow", "torch", reason=JAX_METRICS_REASON
-        )
+        # Through the non-trainable totals and SparsityLogger, every backend.
         x = sparse_input((6, 3, 4))
         target = np.zeros_like(x)
         inp = keras.Input((3, 4))
@@ -168,9 +163,12 @@ class L1ActivityRegularizerTest(TestCase):
         )(inp)
         model = keras.Model(inp, out)
         model.compile(optimizer="sgd", loss="mse")
+        logger = SparsityLogger()
         logs = model.evaluate(
-            x, target, batch_size=6, return_dict=True, verbose=0
+            x, target, batch_size=6, return_dict=True, verbose=0,
+            callbacks=[logger],
         )
+        logs.update(logger.test_figures)
         ref = np_l1(x, 0.0, sp_rate=0.5, n_outputs=5.0)
         self.assertAllClose(logs["n_spikes_l1"], ref["l0"] / ref["nf"],
                             atol=1e-5)
@@ -179,7 +177,8 @@ class L1ActivityRegularizerTest(TestCase):
         self.assertAllClose(
             logs["loss"], np.mean(x**2) + ref["loss"], atol=1e-5
         )
-        history = model.fit(x, target, batch_size=3, epochs=2, verbose=0)
+        history = model.fit(x, target, batch_size=3, epochs=2, verbose=0,
+                            callbacks=[SparsityLogger()])
         for key in ("n_spikes_l1", "n_neurons_l1", "n_outputs_l1"):
             self.assertLen(history.history[key], 2)
         self.assertAllClose(history.history["n_outputs_l1"], [5.0, 5.0])

@@ -1,7 +1,8 @@
-"""Tests of the time-distributed ResNet-50 (baseline / L1 / delta).
+"""Tests of the folded-time ResNet-50 backbone and its paper classifier
+(baseline / L1 / delta presets).
 
 Each model is built once per module (a ResNet-50 build takes seconds) and run
-eagerly on 32x32 frames; no graph-mode fit here (see test_td_mobilenet.py).
+eagerly on 32x32 frames; no graph-mode fit here (see the MobileNet tests).
 """
 
 import keras
@@ -10,11 +11,15 @@ import pytest
 
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.sparsity.l1_activity_regularizer import L1ActivityRegularizer
-from deltasparse.metrics.sparsity import SparsityMetrics
-from deltasparse.metrics.sparsity import collect_sparsity_stats
-from deltasparse.models.resnet50.td_resnet50 import RESNET50_DEFAULT_THR_INIT
-from deltasparse.models.resnet50.td_resnet50 import TDResNet50
-from deltasparse.models.resnet50.td_resnet50 import _check_thr_init
+from deltasparse.evaluation import layer_sparsity
+from deltasparse.models import ResNet50VideoBackbone
+from deltasparse.models import SparsityAccumulator
+from deltasparse.models import VideoClassifier
+from deltasparse.models import accumulated_figures
+from deltasparse.models import reset_sparsity_totals
+from deltasparse.models.resnet50.resnet50_presets import RESNET50_DEFAULT_THR_INIT
+from deltasparse.models.resnet50.resnet50_presets import RESNET50_THR_INIT_NAMES
+from deltasparse.models.video_backbone import check_thr_init
 from deltasparse.models.weight_transfer import transfer_weights
 
 CLASSES = 5
@@ -51,10 +56,11 @@ def expected_slots(classes, size):
     return slots
 
 
-needs_layer_metrics = pytest.mark.skipif(
-    keras.backend.backend() == "jax",
-    reason="SparsityMetrics skips metric updates on JAX (stateless calls)",
-)
+def build(sparsity=None, size=32, classes=CLASSES, **kwargs):
+    preset = f"resnet50_{sparsity or 'baseline'}"
+    return VideoClassifier.from_preset(
+        preset, num_classes=classes, image_size=(size, size), **kwargs
+    )
 
 
 def clips(batch=2, steps=2, seed=0, scale=2.0):
@@ -73,22 +79,17 @@ def app_resnet():
 
 @pytest.fixture(scope="module")
 def baseline():
-    return TDResNet50(input_shape=(32, 32), classes=CLASSES)
+    return build()
 
 
 @pytest.fixture(scope="module")
 def delta():
-    return TDResNet50(
-        input_shape=(32, 32), classes=CLASSES, sparsity="delta",
-        sp_rate=1e-4, thr_init=THR,
-    )
+    return build("delta", sp_rate=1e-4, thr_init=THR)
 
 
 @pytest.fixture(scope="module")
 def l1():
-    return TDResNet50(
-        input_shape=(32, 32, 3), classes=CLASSES, sparsity="l1", sp_rate=4e-4
-    )
+    return build("l1", channels=3, sp_rate=4e-4)
 
 
 def test_layer_names_contain_keras_applications_names(
@@ -110,13 +111,14 @@ def test_layer_names_contain_keras_applications_names(
     assert baseline.get_layer("conv3_block1_1_conv").strides == (2, 2)
     assert baseline.get_layer("conv3_block1_0_conv").strides == (2, 2)
     assert baseline.get_layer("conv3_block1_2_conv").strides == (1, 1)
-    assert baseline.avg_pool_size == (1, 1)  # 32x32 frames: 1x1 conv5 map
+    # 32x32 frames: 1x1 conv5 map, so the 7x7 pool becomes global.
+    assert baseline.get_layer("avg_pool").pool_size == (1, 1)
 
 
 def test_baseline_has_no_slots(baseline):
-    kinds = (DeltaActivation, L1ActivityRegularizer, SparsityMetrics)
+    kinds = (DeltaActivation, L1ActivityRegularizer, SparsityAccumulator)
     assert not [layer for layer in baseline.layers if isinstance(layer, kinds)]
-    assert baseline.sparsity_slots["names"] == []
+    assert baseline.sparsity_slots == ()
     assert not any(
         isinstance(layer, keras.layers.TimeDistributed)
         for layer in baseline.layers
@@ -127,10 +129,13 @@ def test_delta_slot_table(delta):
     want = expected_slots(CLASSES, 32)
     assert len(want) == 51
     slots = delta.sparsity_slots
-    assert slots["kind"] == "delta"
-    assert slots["names"] == [w[0] for w in want]
-    assert slots["groups"] == [w[2] for w in want]
-    assert slots["n_outputs"] == [float(w[1]) for w in want]
+    assert {s.kind for s in slots} == {"delta"}
+    assert [s.name for s in slots] == [w[0] for w in want]
+    assert [s.layer_name for s in slots] == [w[0] for w in want]
+    assert [s.group for s in slots] == [w[2] for w in want]
+    assert [s.n_outputs for s in slots] == [float(w[1]) for w in want]
+    # The backbone alone has all but the head slot (fan-out = classes).
+    assert delta.backbone.sparsity_slots == slots[:-1]
     for name, n_out, _, idx, _ in want:
         layer = delta.get_layer(name)
         assert isinstance(layer, DeltaActivation)
@@ -142,18 +147,24 @@ def test_delta_slot_table(delta):
 
 def test_default_thr_init():
     assert RESNET50_DEFAULT_THR_INIT == (3.0, 3.0, 3.0, 4.0, 4.0, 4.0, 3.0)
-    assert _check_thr_init(None, 7, RESNET50_DEFAULT_THR_INIT) == (
+    names = RESNET50_THR_INIT_NAMES
+    assert check_thr_init(None, names, RESNET50_DEFAULT_THR_INIT) == (
         RESNET50_DEFAULT_THR_INIT
     )
-    assert _check_thr_init(0.5, 7, RESNET50_DEFAULT_THR_INIT) == (0.5,) * 7
+    assert check_thr_init(0.5, names, RESNET50_DEFAULT_THR_INIT) == (0.5,) * 7
+    preset = VideoClassifier.presets["resnet50_delta"]["backbone"]
+    assert preset["thr_init"] == [3, 3, 3, 4, 4, 4, 3]
+    assert preset["sp_rate"] == 1e-6
+    assert VideoClassifier.presets["resnet50_l1"]["backbone"]["sp_rate"] == (
+        4e-4)
 
 
 def test_l1_slot_table(l1):
     want = expected_slots(CLASSES, 32)
     slots = l1.sparsity_slots
-    assert slots["kind"] == "activation"
-    assert slots["names"] == [w[0] for w in want]
-    assert slots["n_outputs"] == [float(w[1]) for w in want]
+    assert {s.kind for s in slots} == {"activation"}
+    assert [s.name for s in slots] == [w[0] for w in want]
+    assert [s.n_outputs for s in slots] == [float(w[1]) for w in want]
     for name, *_ in want:
         layer = l1.get_layer(name)
         assert isinstance(layer, L1ActivityRegularizer)
@@ -163,7 +174,8 @@ def test_l1_slot_table(l1):
 
 
 def test_slot_shapes_at_224_match_spec():
-    model = TDResNet50(sparsity="delta")  # 224x224, the paper's setting
+    # 224x224, the paper's setting (backbone + head, as built by the task).
+    model = build("delta", size=224, classes=101)
     want = expected_slots(101, 224)
     neurons = [
         int(np.prod(model.get_layer(name).input.shape[2:]))
@@ -173,7 +185,7 @@ def test_slot_shapes_at_224_match_spec():
     assert sum(neurons) == 9_233_408  # spec §9
     macs = sum(w[1] * n for w, n in zip(want, neurons))
     assert macs == pytest.approx(5.66e9, rel=5e-3)
-    assert model.avg_pool_size == (7, 7)
+    assert model.get_layer("avg_pool").pool_size == (7, 7)
     assert model.get_layer("flatten").output.shape[-1] == 2048
 
 
@@ -231,22 +243,19 @@ def test_delta_forward_quantizes_and_counts(delta):
     inp = keras.Model(delta.input, delta.get_layer("inp_delta").output[0])(x)
     np.testing.assert_allclose(inp, THR[0] * np.round(x / THR[0]), atol=1e-5)
 
-    stats = collect_sparsity_stats(delta, x)
+    stats = layer_sparsity(delta, x)
     assert stats["frames"] == 2.0  # B * (T - 1)
     want = expected_slots(CLASSES, 32)
     np.testing.assert_array_equal(stats["n"], [2.0 * w[4] for w in want])
     assert np.all(stats["l0"] <= stats["n"]) and stats["l0"][0] > 0
 
 
-@needs_layer_metrics
-def test_delta_metrics_equal_numpy_recomputation(delta):
+def test_delta_figures_equal_numpy_recomputation(delta):
     x = clips(batch=2, steps=2, seed=3)
-    layer = delta.get_layer("sparsity_metrics")
-    for metric in layer.metrics:
-        metric.reset_state()
+    reset_sparsity_totals(delta)
     delta(x)
-    got = {m.name: float(m.result()) for m in layer.metrics}
-    stats = collect_sparsity_stats(delta, x)
+    got = accumulated_figures(delta)
+    stats = layer_sparsity(delta, x)
     l0, n = stats["l0"], stats["n"]
     w = np.array([s[1] for s in expected_slots(CLASSES, 32)], "float64")
     groups = np.array(stats["groups"])
@@ -274,16 +283,13 @@ def test_delta_metrics_equal_numpy_recomputation(delta):
     )
 
 
-@needs_layer_metrics
-def test_l1_metrics_count_activations(l1):
+def test_l1_figures_count_activations(l1):
     x = np.abs(clips(batch=1, steps=2, seed=4)) + 0.1  # every pixel nonzero
-    layer = l1.get_layer("sparsity_metrics")
-    for metric in layer.metrics:
-        metric.reset_state()
+    reset_sparsity_totals(l1)
     l1(x)
-    got = {m.name: float(m.result()) for m in layer.metrics}
+    got = accumulated_figures(l1)
     assert got["act_density_in"] == pytest.approx(1.0)
-    stats = collect_sparsity_stats(l1, x)
+    stats = layer_sparsity(l1, x)
     assert stats["frames"] == 2.0  # B * T
     np.testing.assert_allclose(
         got["act_density_all"], stats["l0"].sum() / stats["n"].sum(),
@@ -293,25 +299,30 @@ def test_l1_metrics_count_activations(l1):
 
 def test_get_config(delta):
     config = delta.get_config()
-    assert config["input_shape"] == [32, 32, 3]
-    assert config["sparsity"] == "delta"
-    assert config["thr_init"] == THR
-    assert config["classes"] == CLASSES
-    assert config["name"] == "td_resnet50_delta"
+    assert config["num_classes"] == CLASSES
+    assert config["name"] == "resnet50_delta"
+    assert config["head_units"] == 1024 and config["dropout"] == 0.5
+    backbone = delta.backbone.get_config()
+    assert backbone["image_size"] == [32, 32] and backbone["channels"] == 3
+    assert backbone["sparsity"] == "delta"
+    assert backbone["thr_init"] == THR
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"sparsity": "l2"}, "Received: sparsity='l2'"),
-        ({"input_shape": (16, 16)}, "Received: input_shape=\\(16, 16\\)"),
-        ({"input_shape": (None, 32)}, "Received: input_shape="),
-        ({"classes": 0}, "Received: classes=0"),
+        ({"image_size": (16, 16)}, "Received: image_size=\\(16, 16\\)"),
+        ({"image_size": (None, 32)}, "Received: image_size="),
+        ({"channels": 0}, "Received: channels=0"),
         ({"sp_rate": -1.0}, "Received: sp_rate=-1.0"),
         ({"sparsity": "delta", "thr_init": [1.0] * 6}, "Received: thr_init="),
+        ({"sparsity": "delta", "thr_init": 0.0}, "Received: thr_init=0.0"),
         ({"thr_trainable": "yes"}, "Received: thr_trainable='yes'"),
+        ({"bn_momentum": 1.0}, "Received: bn_momentum=1.0"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
+    # Every check runs before the graph is built (fast).
     with pytest.raises(ValueError, match=match):
-        TDResNet50(**kwargs)
+        ResNet50VideoBackbone(**kwargs)

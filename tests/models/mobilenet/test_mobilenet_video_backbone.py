@@ -1,4 +1,5 @@
-"""Tests of the time-distributed MobileNet v1 (baseline / L1 / delta)."""
+"""Tests of the folded-time MobileNet v1 backbone and its paper classifier
+(baseline / L1 / delta presets)."""
 
 import keras
 import numpy as np
@@ -6,9 +7,11 @@ import pytest
 
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.sparsity.l1_activity_regularizer import L1ActivityRegularizer
-from deltasparse.metrics.sparsity import SparsityMetrics
-from deltasparse.metrics.sparsity import collect_sparsity_stats
-from deltasparse.models.mobilenet.td_mobilenet import TDMobileNet
+from deltasparse.evaluation import layer_sparsity
+from deltasparse.models import MobileNetVideoBackbone
+from deltasparse.models import SparsityAccumulator
+from deltasparse.models import SparsityLogger
+from deltasparse.models import VideoClassifier
 from deltasparse.models.weight_transfer import transfer_weights
 
 CLASSES = 5
@@ -37,6 +40,15 @@ def expected_slots(classes, alpha, size):
     return slots
 
 
+def build(sparsity=None, size=32, classes=CLASSES, alpha=ALPHA, **kwargs):
+    preset = f"mobilenet_{sparsity or 'baseline'}"
+    if isinstance(size, int):
+        size = (size, size)
+    return VideoClassifier.from_preset(
+        preset, num_classes=classes, image_size=size, alpha=alpha, **kwargs
+    )
+
+
 def clips(batch=2, steps=2, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, size=(batch, steps, 32, 32, 3))
@@ -52,15 +64,12 @@ def app_mobilenet():
 
 @pytest.fixture(scope="module")
 def baseline():
-    return TDMobileNet(input_shape=(32, 32), classes=CLASSES, alpha=ALPHA)
+    return build()
 
 
 @pytest.fixture(scope="module")
 def delta():
-    return TDMobileNet(
-        input_shape=(32, 32), classes=CLASSES, alpha=ALPHA, sparsity="delta",
-        sp_rate=1e-3, thr_init=0.05,
-    )
+    return build("delta", sp_rate=1e-3, thr_init=0.05)
 
 
 def test_layer_names_contain_keras_applications_names(
@@ -84,22 +93,21 @@ def test_layer_names_contain_keras_applications_names(
     assert baseline.get_layer("conv1_relu").max_value == 6.0
     assert baseline.get_layer("dropout").rate == pytest.approx(1e-3)
     assert baseline.get_layer("conv_pw_13").filters == int(1024 * ALPHA)
-    assert baseline.sparsity_slots["names"] == []
-    kinds = (DeltaActivation, L1ActivityRegularizer, SparsityMetrics)
+    assert baseline.sparsity_slots == ()
+    kinds = (DeltaActivation, L1ActivityRegularizer, SparsityAccumulator)
     assert not [layer for layer in baseline.layers if isinstance(layer, kinds)]
 
 
 def test_delta_slot_table_at_alpha_1():
     thr = [0.1 * (i + 1) for i in range(14)]
-    model = TDMobileNet(
-        input_shape=(32, 32), classes=7, sparsity="delta", thr_init=thr
-    )
+    model = build("delta", classes=7, alpha=1.0, thr_init=thr)
     want = expected_slots(7, 1.0, 32)
     assert len(want) == 27
     slots = model.sparsity_slots
-    assert slots["names"] == [w[0] for w in want]
-    assert slots["groups"] == [w[2] for w in want]
-    assert slots["n_outputs"] == [float(w[1]) for w in want]
+    assert [s.name for s in slots] == [w[0] for w in want]
+    assert [s.group for s in slots] == [w[2] for w in want]
+    assert [s.n_outputs for s in slots] == [float(w[1]) for w in want]
+    assert len(model.backbone.sparsity_slots) == 26  # head slot: the task's
     for name, n_out, _, idx, neurons in want:
         layer = model.get_layer(name)
         assert isinstance(layer, DeltaActivation)
@@ -110,7 +118,7 @@ def test_delta_slot_table_at_alpha_1():
 
 
 def test_slot_shapes_at_224_match_spec():
-    model = TDMobileNet(sparsity="delta")
+    model = build("delta", size=224, classes=101, alpha=1.0)
     want = expected_slots(101, 1.0, 224)
     neurons = [
         int(np.prod(model.get_layer(name).input.shape[2:]))
@@ -123,19 +131,16 @@ def test_slot_shapes_at_224_match_spec():
 
 
 def test_l1_variant_slots():
-    model = TDMobileNet(
-        input_shape=(32, 32), classes=CLASSES, alpha=ALPHA, sparsity="l1",
-        sp_rate=4e-4,
-    )
+    model = build("l1", sp_rate=4e-4)
     want = expected_slots(CLASSES, ALPHA, 32)
-    assert model.sparsity_slots["names"] == [w[0] for w in want]
-    assert model.sparsity_slots["kind"] == "activation"
+    assert [s.name for s in model.sparsity_slots] == [w[0] for w in want]
+    assert {s.kind for s in model.sparsity_slots} == {"activation"}
     for name, n_out, *_ in want:
         layer = model.get_layer(name)
         assert isinstance(layer, L1ActivityRegularizer)
         assert layer.sp_rate == 4e-4 and layer.n_outputs == n_out
     x = clips(batch=1, steps=3)
-    stats = collect_sparsity_stats(model, x)
+    stats = layer_sparsity(model, x)
     assert stats["frames"] == 3.0  # B * T
     np.testing.assert_array_equal(stats["n"], [3.0 * w[4] for w in want])
 
@@ -171,8 +176,6 @@ def test_any_clip_length(delta):
 
 @pytest.mark.slow
 def test_fit_and_evaluate_report_sparsity(delta):
-    if keras.backend.backend() == "jax":
-        pytest.skip("JAX's compiled steps drop metric updates made in call")
     keras.utils.set_random_seed(0)
     x = clips(batch=4, steps=2, seed=5)
     y = keras.utils.to_categorical([0, 1, 2, 3], CLASSES)
@@ -181,61 +184,63 @@ def test_fit_and_evaluate_report_sparsity(delta):
         loss="categorical_crossentropy",
         metrics=["accuracy"],
         # Eager steps: tracing the 27-slot graph takes ~20-50 s on 2 cores;
-        # graph-mode metric updates are covered by tests/metrics.
+        # compiled steps are covered by tests/layers/sparsity/
+        # test_sparsity_path.py (TF and JAX).
         run_eagerly=True,
     )
     thr_before = delta.get_layer("conv1_1_delta").get_weights()[0]
-    history = delta.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    history = delta.fit(x, y, batch_size=4, epochs=1, verbose=0,
+                        validation_data=(x, y),
+                        callbacks=[SparsityLogger()])
     groups = ["conv1"] + [f"block{k}" for k in range(1, 14)] + ["all"]
     for name in [f"delta_density_{g}" for g in groups] + [
         "op_ratio_counted", "macs_dense_counted", "macs_effective_counted",
         "loss", "accuracy",
     ]:
         assert name in history.history, name
+        assert f"val_{name}" in history.history, name
     assert np.all(np.isfinite(history.history["loss"]))
     # The thresholds are trained (sparsity loss + negated step gradient).
     thr_after = delta.get_layer("conv1_1_delta").get_weights()[0]
     assert not np.allclose(thr_before, thr_after)
 
-    logs = delta.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
-    stats = collect_sparsity_stats(delta, x)
+    # The validation figures are those of the trained weights on x.
+    logs = {k: v[-1] for k, v in history.history.items()}
+    stats = layer_sparsity(delta, x)
     l0, n = stats["l0"], stats["n"]
     w = np.array([s[1] for s in expected_slots(CLASSES, ALPHA, 32)], float)
     groups_arr = np.array(stats["groups"])
     for g in groups[:-1]:
         sel = groups_arr == g
         np.testing.assert_allclose(
-            logs[f"delta_density_{g}"], l0[sel].sum() / n[sel].sum(),
+            logs[f"val_delta_density_{g}"], l0[sel].sum() / n[sel].sum(),
             rtol=1e-5,
         )
     np.testing.assert_allclose(
-        logs["delta_density_all"], l0.sum() / n.sum(), rtol=1e-5
+        logs["val_delta_density_all"], l0.sum() / n.sum(), rtol=1e-5
     )
     np.testing.assert_allclose(
-        logs["op_ratio_counted"], (w * l0).sum() / (w * n).sum(), rtol=1e-5
+        logs["val_op_ratio_counted"], (w * l0).sum() / (w * n).sum(),
+        rtol=1e-5,
     )
     np.testing.assert_allclose(
-        logs["macs_dense_counted"], (w * n).sum() / 4, rtol=1e-5
+        logs["val_macs_dense_counted"], (w * n).sum() / 4, rtol=1e-5
     )
     np.testing.assert_allclose(
-        logs["macs_effective_counted"], (w * l0).sum() / 4, rtol=1e-5
+        logs["val_macs_effective_counted"], (w * l0).sum() / 4, rtol=1e-5
     )
 
 
 def test_keras_save_and_load_round_trip(delta, tmp_path):
-    path = tmp_path / "td_mobilenet_delta.keras"
+    path = tmp_path / "mobilenet_delta.keras"
     delta.save(path)
     restored = keras.saving.load_model(path, compile=False)
-    assert isinstance(restored, TDMobileNet)
+    assert isinstance(restored, VideoClassifier)
+    assert isinstance(restored.backbone, MobileNetVideoBackbone)
     assert restored.get_config() == delta.get_config()
+    assert restored.sparsity_slots == delta.sparsity_slots
     x = clips(batch=1, steps=2, seed=7)
     np.testing.assert_allclose(restored(x), delta(x), rtol=1e-5, atol=1e-6)
-
-
-def test_odd_and_non_square_frames():
-    model = TDMobileNet(input_shape=(37, 50), classes=3, alpha=ALPHA)
-    x = np.zeros((1, 2, 37, 50, 3), "float32")
-    assert tuple(model(x).shape) == (1, 3)
 
 
 @pytest.mark.parametrize(
@@ -243,12 +248,11 @@ def test_odd_and_non_square_frames():
     [
         ({"alpha": 0.0}, "Received: alpha=0.0"),
         ({"alpha": "big"}, "Received: alpha='big'"),
-        ({"dropout": 1.0}, "Received: dropout=1.0"),
         ({"sparsity": "delta", "thr_init": [1.0] * 7}, "Received: thr_init="),
-        ({"input_shape": (31, 64)}, "Received: input_shape="),
+        ({"image_size": (31, 64)}, "Received: image_size="),
         ({"sparsity": True}, "Received: sparsity=True"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        TDMobileNet(**kwargs)
+        MobileNetVideoBackbone(**kwargs)
