@@ -99,8 +99,15 @@ def evaluate_clips(model, dataset, steps=None, progress=True):
         (floats; `clips` and `steps` ints).
 
     Example:
-    >>> result = evaluate_clips(model, test_ds, progress=False)
-    >>> result["accuracy"], result["delta_density_all"]  # doctest: +SKIP
+    >>> from deltasparse.models import VideoClassifier
+    >>> model = VideoClassifier.from_preset("mobilenet_delta", num_classes=2,
+    ...     image_size=(32, 32), alpha=0.25)
+    >>> clips = np.random.rand(4, 2, 32, 32, 3).astype("float32")
+    >>> labels = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    >>> result = evaluate_clips(model, [(clips[:2], labels[:2]),
+    ...                                 (clips[2:], labels[2:])], progress=False)
+    >>> result["clips"], result["steps"], 0.0 < result["delta_density_all"] <= 1
+    (4, 2, True)
     """
     if steps is not None and (
         isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
