@@ -14,12 +14,13 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data",
+    "evaluation",
     "experiment",
     "layers",
-    "metrics",
     "models",
     "ops",
     "reporting",
+    "training",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -1,6 +1,7 @@
 """Clip-level evaluation of video classifiers, with sparsity figures, from
 the trained model itself (no second model, no weight copying)."""
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -98,8 +99,15 @@ def evaluate_clips(model, dataset, steps=None, progress=True):
         (floats; `clips` and `steps` ints).
 
     Example:
-    >>> result = evaluate_clips(model, test_ds, progress=False)
-    >>> result["accuracy"], result["delta_density_all"]  # doctest: +SKIP
+    >>> from deltasparse.models import VideoClassifier
+    >>> model = VideoClassifier.from_preset("mobilenet_delta", num_classes=2,
+    ...     image_size=(32, 32), alpha=0.25)
+    >>> clips = np.random.rand(4, 2, 32, 32, 3).astype("float32")
+    >>> labels = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    >>> result = evaluate_clips(model, [(clips[:2], labels[:2]),
+    ...                                 (clips[2:], labels[2:])], progress=False)
+    >>> result["clips"], result["steps"], 0.0 < result["delta_density_all"] <= 1
+    (4, 2, True)
     """
     if steps is not None and (
         isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
@@ -122,6 +130,8 @@ def evaluate_clips(model, dataset, steps=None, progress=True):
         if steps is not None and done >= steps:
             break
         x, y = _split_batch(batch)
+        if keras.backend.backend() != "tensorflow":
+            x = np.asarray(x)  # e.g. tf.data tensors for JAX's jit
         y_pred = np.asarray(ops.convert_to_numpy(model.predict_on_batch(x)))
         y_true = _one_hot(ops.convert_to_numpy(y), y_pred.shape[-1])
         correct += int(np.sum(
@@ -180,6 +190,8 @@ def layer_sparsity(model, x, training=False):
         )
     saved = [ops.convert_to_numpy(v) for v in accumulator.totals.variables]
     accumulator.reset()
+    if keras.backend.backend() != "tensorflow":
+        x = np.asarray(x)
     try:
         if training:
             model(x, training=True)

@@ -20,7 +20,7 @@ command again with `checkpoint_dir=<that folder> resume=True`: finished
 phases are skipped (their kept weights reloaded), the unfinished one goes on
 after its last finished epoch.
 
-Config keys renamed from the original `_algo` (see COMMON vocabulary):
+Config keys renamed from the original `_algo`:
 
 | before | now |
 |---|---|

@@ -51,7 +51,10 @@ class SparsitySlot:
             activations, `B*T` frames).
 
     Example:
-    >>> SparsitySlot("conv1_delta", "conv1", 320.0, "conv1_delta", "delta")
+    >>> slot = SparsitySlot("conv1_delta", "conv1", 320.0, "conv1_delta",
+    ...                     "delta")
+    >>> slot.group, slot.n_outputs
+    ('conv1', 320.0)
     """
 
     name: str

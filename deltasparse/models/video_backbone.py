@@ -220,6 +220,11 @@ class VideoBackbone(keras.Model):
         self._check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # Also on the stateless path (JAX `fit`/`predict` call `call`).
+        self._check_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
     def store_config(self, sparsity, sp_rate, thr_init, thr_values,
                      thr_trainable, bn_momentum):
         """Stores the arguments shared by every backbone (after

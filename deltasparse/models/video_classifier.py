@@ -277,11 +277,19 @@ class VideoClassifier(keras.Model):
     def sparsity(self):
         return self.backbone.sparsity
 
-    def __call__(self, inputs, *args, **kwargs):
+    def _check_inputs(self, inputs):
         shape = getattr(inputs, "shape", None)
         if shape is not None:
             check_clip_shape(self.name, self.frame_shape, shape)
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # Also on the stateless path (JAX `fit`/`predict` call `call`).
+        self._check_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
         return {

@@ -108,9 +108,10 @@ def imagenet_weights_path(
             to download on a machine with network and where to put it.
 
     Example:
-    >>> path = imagenet_weights_path("resnet50")
+    >>> path = imagenet_weights_path("resnet50")  # doctest: +SKIP
+    >>> from deltasparse.models import VideoClassifier
     >>> report = transfer_weights(path, VideoClassifier.from_preset(
-    ...     "resnet50_delta", num_classes=101))
+    ...     "resnet50_delta", num_classes=101))  # doctest: +SKIP
     """
     if architecture == "resnet50":
         suffix = "" if include_top else "_notop"
@@ -415,6 +416,7 @@ def transfer_weights(source, target, exclude=None, name_map=None,
             argument.
 
     Example:
+    >>> from deltasparse.models import VideoClassifier
     >>> base = keras.applications.MobileNet(
     ...     weights=None, include_top=False, input_shape=(32, 32, 3))
     >>> model = VideoClassifier.from_preset(

@@ -63,6 +63,13 @@ def test_missing_vgg19_weights_is_a_clear_error(tmp_path):
         assert message.endswith(f"Received: vgg19_weights={path!r}")
 
 
-def test_vgg19_weight_file_constant():
-    assert encoders.VGG19_WEIGHTS_URL.endswith(encoders.VGG19_WEIGHTS_FILE)
-    assert os.path.basename(encoders.VGG19_WEIGHTS_URL) == encoders.VGG19_WEIGHTS_FILE
+def test_vgg19_weights_named_are_the_ones_keras_loads():
+    # The download hint must name the very file keras.applications.VGG19
+    # fetches for include_top=False, checked against Keras' own source
+    # (adjacent string literals joined), so a renamed Keras file fails here.
+    import inspect
+    import re
+
+    with open(inspect.getsourcefile(keras.applications.VGG19)) as handle:
+        source = re.sub(r'"\s*"', "", handle.read())
+    assert encoders.VGG19_WEIGHTS_URL in source
