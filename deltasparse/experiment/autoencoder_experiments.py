@@ -69,7 +69,7 @@ from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
-from deltasparse.experiment.sacred_utils import run_directory
+from deltasparse.experiment.observers import run_directory
 from deltasparse.models.temporal_autoencoder.encoders import check_vgg19_weights
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import ALGORITHMS

@@ -105,8 +105,8 @@ from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
-from deltasparse.experiment.sacred_utils import run_directory
-from deltasparse.experiment.sacred_utils import write_json_atomic
+from deltasparse.experiment.observers import run_directory
+from deltasparse.training.checkpoints import write_json_atomic
 from deltasparse.training import video_protocol as protocol
 
 logger = logging.getLogger(__name__)
@@ -401,7 +401,7 @@ def config_key(config):
 
 def checkpoint_directory(experiment, config, root=None):
     """`<results root>/<experiment>/checkpoints/<config_key(config)>`."""
-    from deltasparse.experiment.sacred_utils import results_root
+    from deltasparse.experiment.observers import results_root
 
     return os.path.join(results_root(root), experiment, "checkpoints",
                         config_key(config))

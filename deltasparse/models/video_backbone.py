@@ -145,7 +145,29 @@ def check_clip_shape(model_name, frame_shape, shape):
         raise clip_shape_error(model_name, frame_shape, shape)
 
 
-class VideoBackbone(keras.Model):
+class ClipInputCheck:
+    """Mixin for Functional video models: one clear error for a bad clip.
+
+    Checks `inputs.shape` against the model's `frame_shape` before Keras
+    does (whose error would name an internal, padded shape), in `__call__`
+    and in `call` (the JAX trainers' stateless path calls `call` directly).
+    """
+
+    def _check_inputs(self, inputs):
+        shape = getattr(inputs, "shape", None)
+        if shape is not None:
+            check_clip_shape(self.name, self.frame_shape, shape)
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._check_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        self._check_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
+
+class VideoBackbone(ClipInputCheck, keras.Model):
     """Base of the per-frame video backbones (Functional models).
 
     A video backbone takes clips `(batch, time, height, width, channels)`,
@@ -210,20 +232,6 @@ class VideoBackbone(keras.Model):
     def sparsity_slots(self):
         """Tuple of `SparsitySlot`, in graph order (empty without slots)."""
         return tuple(self.slot_builder.slots)
-
-    def _check_inputs(self, inputs):
-        shape = getattr(inputs, "shape", None)
-        if shape is not None:
-            check_clip_shape(self.name, self.frame_shape, shape)
-
-    def __call__(self, inputs, *args, **kwargs):
-        self._check_inputs(inputs)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def call(self, inputs, training=None, mask=None, **kwargs):
-        # Also on the stateless path (JAX `fit`/`predict` call `call`).
-        self._check_inputs(inputs)
-        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def store_config(self, sparsity, sp_rate, thr_init, thr_values,
                      thr_trainable, bn_momentum):

@@ -12,9 +12,9 @@ from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideo
 from deltasparse.models.resnet50 import resnet50_presets
 from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
 from deltasparse.models.sparsity_slots import model_sparsity_slots
+from deltasparse.models.video_backbone import ClipInputCheck
 from deltasparse.models.video_backbone import VideoBackbone
 from deltasparse.models.video_backbone import check_bool
-from deltasparse.models.video_backbone import check_clip_shape
 from deltasparse.models.video_backbone import check_positive_int
 from deltasparse.models.video_backbone import check_rate
 
@@ -57,7 +57,7 @@ def _apply_pooling(x, pooling, dtype):
 
 
 @keras.saving.register_keras_serializable(package="deltasparse")
-class VideoClassifier(keras.Model):
+class VideoClassifier(ClipInputCheck, keras.Model):
     """Video classifier: backbone, per-frame head, mean over time.
 
     The backbone folds the clip `(B, T, H, W, C)` into frames; the head runs
@@ -276,20 +276,6 @@ class VideoClassifier(keras.Model):
     @property
     def sparsity(self):
         return self.backbone.sparsity
-
-    def _check_inputs(self, inputs):
-        shape = getattr(inputs, "shape", None)
-        if shape is not None:
-            check_clip_shape(self.name, self.frame_shape, shape)
-
-    def __call__(self, inputs, *args, **kwargs):
-        self._check_inputs(inputs)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def call(self, inputs, training=None, mask=None, **kwargs):
-        # Also on the stateless path (JAX `fit`/`predict` call `call`).
-        self._check_inputs(inputs)
-        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
         return {

@@ -31,6 +31,7 @@ from deltasparse.reporting.runs import UNREADABLE
 from deltasparse.reporting.runs import cell
 from deltasparse.reporting.runs import compact
 from deltasparse.reporting.runs import display_name
+from deltasparse.reporting.runs import is_number
 from deltasparse.reporting.runs import run_files
 from deltasparse.reporting.runs import summary_columns
 
@@ -80,14 +81,6 @@ def _e(value):
     return html.escape(str(value), quote=True)
 
 
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def png_data_uri(data):
     """Returns `data:image/png;base64,...` for PNG bytes."""
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
@@ -109,7 +102,7 @@ def _table_html(table, columns, anchors=None, max_width=80):
             text = _e(shown)
             if c == "id" and anchors:
                 text = f'<a href="#{anchors[i]}">{text}</a>'
-            num = ' class="num"' if shown and _is_number(shown) else ""
+            num = ' class="num"' if shown and is_number(shown) else ""
             title = f' title="{_e(full)}"' if full != shown else ""
             cells.append(f'<td{num} data-v="{_e(full)}"{title}>{text}</td>')
         lines.append(f"<tr{cls}>{''.join(cells)}</tr>")

@@ -420,7 +420,8 @@ def _short(text, width):
     return text[: max(width - 1, 1)] + "…"
 
 
-def _is_number(text):
+def is_number(text):
+    """Whether `text` parses as a float (for right-aligned table cells)."""
     try:
         float(text)
     except ValueError:
@@ -603,7 +604,7 @@ class RunTable:
         heads, body = self._cells(columns, digits, max_width)
         widths = [max([len(h)] + [len(r[i]) for r in body])
                   for i, h in enumerate(heads)]
-        numeric = [all(not r[i] or _is_number(r[i]) for r in body)
+        numeric = [all(not r[i] or is_number(r[i]) for r in body)
                    and any(r[i] for r in body) for i in range(len(heads))]
         blocks = _pack_blocks(widths, width, keep_first=heads[0] == "id")
         out = []
@@ -635,7 +636,7 @@ class RunTable:
         def esc(text):
             return text.replace("\\", "\\\\").replace("|", "\\|")
 
-        numeric = [all(not r[i] or _is_number(r[i]) for r in body)
+        numeric = [all(not r[i] or is_number(r[i]) for r in body)
                    and any(r[i] for r in body) for i in range(len(heads))]
         lines = ["| " + " | ".join(esc(h) for h in heads) + " |",
                  "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
@@ -716,7 +717,7 @@ def _matches(actual, wanted):
     text = cell(actual)
     if text == wanted:
         return True
-    if _is_number(text) and _is_number(wanted) and not isinstance(
+    if is_number(text) and is_number(wanted) and not isinstance(
             actual, bool):
         return float(text) == float(wanted)
     return fnmatch.fnmatchcase(text, wanted)

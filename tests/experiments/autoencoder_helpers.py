@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from deltasparse import reporting as results
-from deltasparse.experiment import sacred_utils
+from deltasparse.experiment import observers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -46,7 +46,7 @@ def load_script(name, results_root, monkeypatch):
     Returns:
         The module (its `ex` is the Sacred experiment).
     """
-    monkeypatch.setenv(sacred_utils.RESULTS_ENV, str(results_root))
+    monkeypatch.setenv(observers.RESULTS_ENV, str(results_root))
     path = os.path.join(EXPERIMENTS, f"{name}.py")
     spec = importlib.util.spec_from_file_location(
         f"_autoencoder_script_{name}_{uuid.uuid4().hex}", path)

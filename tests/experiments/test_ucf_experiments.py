@@ -21,7 +21,7 @@ import uuid
 import numpy as np
 import pytest
 
-from deltasparse.experiment import sacred_utils
+from deltasparse.experiment import observers
 from deltasparse.experiment import video_experiments
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
@@ -52,7 +52,7 @@ def tiny_root(tmp_path_factory):
 
 def load_script(name, results_root, monkeypatch):
     """A fresh module of `experiments/<name>.py` observed under `results_root`."""
-    monkeypatch.setenv(sacred_utils.RESULTS_ENV, str(results_root))
+    monkeypatch.setenv(observers.RESULTS_ENV, str(results_root))
     spec = importlib.util.spec_from_file_location(
         f"_ucf_script_{name}_{uuid.uuid4().hex}",
         os.path.join(EXPERIMENTS, f"{name}.py"))

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from deltasparse.experiment import sacred_utils
+from deltasparse.experiment import observers
 
 
 def _png(path, color):
@@ -26,7 +26,7 @@ def _png(path, color):
 def finished_runs(tmp_path_factory):
     """Two COMPLETED runs of experiment `toy` that differ in `_algo.mode`."""
     root = tmp_path_factory.mktemp("results")
-    ex = sacred_utils.make_experiment("toy", root=str(root))
+    ex = observers.make_experiment("toy", root=str(root))
 
     @ex.config
     def config():
@@ -44,7 +44,7 @@ def finished_runs(tmp_path_factory):
             {"num_labeled": 10, "stage": "stacked", "test_acc": 0.5},
             {"num_labeled": 10, "stage": "endtoend", "test_acc": 0.6},
         ]
-        run_dir = sacred_utils.run_directory(_run)
+        run_dir = observers.run_directory(_run)
         png = os.path.join(run_dir, "layer_sparsity.png")
         _png(png, "tab:blue" if _algo["mode"] == "wtacnn" else "tab:red")
         _run.add_artifact(png, name="layer_sparsity.png")
