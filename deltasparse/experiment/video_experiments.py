@@ -103,11 +103,11 @@ from deltasparse.data.datasets.ucf101 import UCF101_URL
 from deltasparse.experiment.config import add_runtime_config
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
+from deltasparse.experiment.observers import run_directory
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
-from deltasparse.experiment.observers import run_directory
-from deltasparse.training.checkpoints import write_json_atomic
 from deltasparse.training import video_protocol as protocol
+from deltasparse.training.checkpoints import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
