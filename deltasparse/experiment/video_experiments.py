@@ -669,6 +669,7 @@ def evaluate_model(config, run, model, dataset, step=0):
     Returns:
         dict: `accuracy`, `loss`, `clips`, `steps` and every sparsity figure.
     """
+    from deltasparse.reporting.sparsity_plots import layer_table
     from deltasparse.reporting.sparsity_plots import plot_layer_sparsity
     from deltasparse.reporting.sparsity_plots import sparsity_table
 
@@ -694,7 +695,8 @@ def evaluate_model(config, run, model, dataset, step=0):
         write_json_atomic(js, data)
         run.add_artifact(png, name="layer_sparsity.png")
         run.add_artifact(js, name="layer_sparsity.json")
-        print(f"Per-layer densities ({len(layers['names'])} slots): {png}")
+        print(layer_table(layers).replace(
+            "density:", f"density ({x_clips} clips, plot {png}):", 1))
     print(f"Test: accuracy {result.get('accuracy', float('nan')):.4f}, loss "
           f"{result.get('loss', float('nan')):.4f} on {result.get('clips')} "
           f"clips (T={config['eval_clip_length']}).")

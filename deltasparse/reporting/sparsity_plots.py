@@ -2,8 +2,9 @@
 
 - `sparsity_table`: the per-group densities of an evaluation (the figures
   of `deltasparse.evaluation.evaluate_clips`) as a short text table.
-- `plot_layer_sparsity`: a bar plot of the per-slot densities of
-  `deltasparse.evaluation.layer_sparsity`, one colour per group.
+- `layer_table`: the per-slot densities of
+  `deltasparse.evaluation.layer_sparsity` as a text table.
+- `plot_layer_sparsity`: a bar plot of the same, one colour per group.
 """
 
 import numpy as np
@@ -68,6 +69,34 @@ def sparsity_table(figures):
     return "\n".join(lines)
 
 
+def layer_table(stats):
+    """A text table of the per-slot densities of `layer_sparsity`.
+
+    Args:
+        stats: dict with `names`, `groups` and `density` (one entry per
+            slot, model order) and `kind`, as returned by
+            `deltasparse.evaluation.layer_sparsity`.
+
+    Returns:
+        str, one line per slot in model order.
+
+    Example:
+    >>> print(layer_table({"names": ["conv1_delta", "fc_delta"],
+    ...                    "groups": ["conv1", "fc"], "density": [0.5, 0.125],
+    ...                    "kind": "delta"}))
+    Per-layer temporal delta density:
+      layer                  group       density
+      conv1_delta            conv1        0.5000
+      fc_delta               fc           0.1250
+    """
+    kind = "temporal delta" if stats["kind"] == "delta" else "activation"
+    lines = [f"Per-layer {kind} density:",
+             f"  {'layer':<22} {'group':<10}{'density':>8}"]
+    lines += [f"  {name:<22} {group:<10}{float(d):>8.4f}" for name, group, d
+              in zip(stats["names"], stats["groups"], stats["density"])]
+    return "\n".join(lines)
+
+
 def plot_layer_sparsity(stats, path, title):
     """Bar plot of the per-slot densities of one batch of clips.
 
@@ -124,4 +153,4 @@ def plot_layer_sparsity(stats, path, title):
     return path
 
 
-__all__ = ["plot_layer_sparsity", "sparsity_table"]
+__all__ = ["layer_table", "plot_layer_sparsity", "sparsity_table"]

@@ -330,6 +330,8 @@ def test_mobilenet_delta_resume_equals_uninterrupted_and_evaluate(
                                       "mobilenet", "delta_density")
     out = capsys.readouterr().out
     assert "temporal delta density" in out and "block13" in out
+    assert "Per-layer temporal delta density (4 clips, plot " in out
+    assert "conv_dw_13_delta2" in out  # one line per slot
 
     # An uninterrupted 2-epoch run of the same configuration (own folder).
     straight = script.ex.run(named_configs=["demo"], config_updates=dict(

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from deltasparse.reporting.sparsity_plots import layer_table
 from deltasparse.reporting.sparsity_plots import plot_layer_sparsity
 from deltasparse.reporting.sparsity_plots import sparsity_table
 
@@ -28,6 +29,11 @@ def test_plot_layer_sparsity_writes_a_png(tmp_path):
              "density": np.array([0.5, 0.1, 0.2]),
              "l0": np.array([5.0, 1.0, 2.0]), "n": np.array([10.0] * 3),
              "kind": "delta"}
+    lines = layer_table(stats).splitlines()
+    assert lines[0] == "Per-layer temporal delta density:"
+    assert [line.split() for line in lines[2:]] == [
+        ["a_delta", "conv1", "0.5000"], ["b_delta", "block1", "0.1000"],
+        ["c_delta", "block1", "0.2000"]]
     path = plot_layer_sparsity(stats, str(tmp_path / "p.png"), "t")
     with open(path, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
