@@ -68,8 +68,9 @@ from deltasparse.experiment.config import add_runtime_config
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.runtime import configure_devices
-from deltasparse.experiment.runtime import set_global_seed
+from deltasparse.experiment.observers import plain
 from deltasparse.experiment.observers import run_directory
+from deltasparse.experiment.runtime import set_global_seed
 from deltasparse.models.temporal_autoencoder.encoders import check_vgg19_weights
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import ALGORITHMS
@@ -616,22 +617,12 @@ def record_data_info(_run, key, data, start=None):
     Returns:
         The info dict.
     """
-    info = _jsonable(dict(data.info))
+    info = plain(dict(data.info))
     _run.info[key] = info
     if start is not None:
         timings = _run.info.setdefault("timings", {})
         timings[f"load_{key}"] = round(time.time() - start, 3)
     return info
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 - `make_experiment`: an `Experiment` whose runs land under
   `results/<experiment>/` through a `FileStorageObserver`.
 - `run_directory`: where a run's artifacts go.
+- `plain`: Sacred's read-only config containers to JSON-ready Python.
 """
 
 import inspect
@@ -10,6 +11,8 @@ import logging
 import os
 import tempfile
 import types
+
+import numpy as np
 
 
 logger = logging.getLogger(__name__)
@@ -87,3 +90,24 @@ def run_directory(_run):
         directory = tempfile.mkdtemp(prefix="deltasparse_run_")
         _run._deltasparse_tmpdir = directory
     return directory
+
+
+def plain(value):
+    """Sacred's read-only containers (and NumPy scalars) to plain Python.
+
+    Config values reach captured functions as `ReadOnlyDict` /
+    `ReadOnlyList`; results and `_run.info` must be JSON-ready.
+
+    Args:
+        value: any config value, result or info entry.
+
+    Returns:
+        The same value with dicts, lists and NumPy scalars made plain.
+    """
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

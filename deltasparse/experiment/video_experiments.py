@@ -103,6 +103,7 @@ from deltasparse.data.datasets.ucf101 import UCF101_URL
 from deltasparse.experiment.config import add_runtime_config
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.errors import DataNotFoundError
+from deltasparse.experiment.observers import plain
 from deltasparse.experiment.observers import run_directory
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
@@ -276,17 +277,6 @@ def add_video_experiment(ex, architecture, sparsity):
 # --------------------------------------------------------------------------
 # Config checks
 # --------------------------------------------------------------------------
-
-
-def plain(value):
-    """Sacred's read-only containers (and NumPy scalars) to plain Python."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def check_choice(name, value, choices):
