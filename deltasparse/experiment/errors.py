@@ -10,7 +10,20 @@ wrong and how to fix it.
 from sacred.utils import SacredError
 
 
-class DataNotFoundError(FileNotFoundError, SacredError):
+class _OneLineError(SacredError):
+    """A `SacredError` that the Sacred CLI prints as its message alone."""
+
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.print_traceback = False
+        self.filter_traceback = "default"
+        self.print_usage = False
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+class DataNotFoundError(_OneLineError, FileNotFoundError):
     """A dataset or weights file is missing; the CLI prints only the message.
 
     A `FileNotFoundError` (so callers and tests can catch it as one) that is
@@ -22,17 +35,8 @@ class DataNotFoundError(FileNotFoundError, SacredError):
         message: str, what is missing and how to get it.
     """
 
-    def __init__(self, message):
-        FileNotFoundError.__init__(self, message)
-        self.print_traceback = False
-        self.filter_traceback = "default"
-        self.print_usage = False
 
-    def __str__(self):
-        return str(self.args[0]) if self.args else ""
-
-
-class ConfigurationError(ValueError, SacredError):
+class ConfigurationError(_OneLineError, ValueError):
     """An invalid experiment config; the CLI prints only the message.
 
     A `ValueError` that is also a `SacredError` without traceback (see
@@ -41,9 +45,3 @@ class ConfigurationError(ValueError, SacredError):
     Args:
         message: str, what is wrong and how to fix it.
     """
-
-    def __init__(self, message):
-        ValueError.__init__(self, message)
-        self.print_traceback = False
-        self.filter_traceback = "default"
-        self.print_usage = False
