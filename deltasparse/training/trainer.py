@@ -69,6 +69,7 @@ import tempfile
 import keras
 import numpy as np
 
+from deltasparse.data.video.pipeline import epoch_seed as data_epoch_seed
 from deltasparse.training import checkpoints as ckpt
 from deltasparse.training.callbacks import TimingCallback
 from deltasparse.training.callbacks import numeric_figures
@@ -85,7 +86,12 @@ FORMAT_VERSION = 1
 
 
 def epoch_seed(seed, epoch):
-    """A 31-bit seed that is a function of `(seed, epoch)` only.
+    """The data pipeline's epoch seed, reduced to 31 bits.
+
+    The same stateless hash of `(seed, epoch)` as
+    `deltasparse.data.video.epoch_seed` (which orders and augments the clips
+    of that epoch), cut to `[0, 2**31)` for the RNGs that need a small int
+    (`keras.utils.set_random_seed`, `np.random.RandomState`).
 
     Args:
         seed: int, the run seed.
@@ -98,8 +104,7 @@ def epoch_seed(seed, epoch):
     >>> epoch_seed(123, 0) == epoch_seed(123, 0) != epoch_seed(123, 1)
     True
     """
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)])
-    return int(state.generate_state(1)[0] & 0x7FFFFFFF)
+    return data_epoch_seed(seed, epoch) & 0x7FFFFFFF
 
 
 @dataclasses.dataclass
