@@ -1,0 +1,1 @@
+"""Running trained video models on videos (the annotated demo video)."""
