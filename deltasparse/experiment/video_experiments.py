@@ -114,9 +114,10 @@ logger = logging.getLogger(__name__)
 
 PREPARE_COMMAND = (
     "python dataset_preparation/prepare_ucf101.py --source <UCF-101> "
-    "--lists <ucfTrainTestlist> --output data/ucf101 --split 1"
+    "--lists <ucfTrainTestlist> --output data/ucf101 --split {split}"
 )
-"""The command that prepares UCF101 split 1 under `data/ucf101/split1`."""
+"""The command that prepares UCF101 split N under `data/ucf101/splitN`
+(format it with `split=N`)."""
 
 RENAMED_KEYS = {
     "nb_frames": "clip_length",
@@ -145,7 +146,8 @@ _NOT_TRAINING = frozenset({
 
 def video_config():
     dataset = "ucf101"  # 'ucf101' (prepared split at data_root) or 'synthetic'
-    data_root = "data/ucf101/split1"  # prepared split: train/, test/, *_frames/
+    split = 1  # official UCF101 split 1, 2 or 3 (the protocol averages all 3)
+    data_root = f"data/ucf101/split{split}"  # prepared split: train/, test/, *_frames/
     source = "frames"  # read 'frames' (extracted JPEGs) or decode 'video'
     # dataset='synthetic' only: arguments of ensure_synthetic_ucf
     synthetic = dict(
@@ -330,6 +332,7 @@ def check_config(config, sparsity):
     check_positive("validation_steps", config["validation_steps"],
                    allow_none=True)
     check_choice("eval_weights", config["eval_weights"], ("last", "best"))
+    check_choice("split", config.get("split", 1), (1, 2, 3))
     check_choice("distribution", config.get("distribution"),
                  (None, "none", "mirrored", "multi_worker"))
     if config.get("bn_momentum") is not None and not (
@@ -402,20 +405,22 @@ def checkpoint_directory(experiment, config, root=None):
 # --------------------------------------------------------------------------
 
 
-def missing_data_message(data_root, missing):
+def missing_data_message(data_root, missing, split=1):
     """The one message printed when the prepared UCF101 split is absent."""
     return (
         f"Prepared UCF101 split not found: {missing} is missing under "
         f"data_root={data_root!r}. Download {UCF101_URL} (unpack to "
         f"UCF-101/) and {UCF101_SPLITS_URL} (unzip to ucfTrainTestlist/), "
-        f"prepare split 1 once with `{PREPARE_COMMAND}` and run with "
-        "`data_root=data/ucf101/split1` (the default). No download needed: "
-        "`with demo` trains on the embedded synthetic action dataset."
+        f"prepare split {split} once with "
+        f"`{PREPARE_COMMAND.format(split=split)}` and run with "
+        f"`split={split}` (data_root=data/ucf101/split{split}, the "
+        "default). No download needed: `with demo` trains on the embedded "
+        "synthetic action dataset."
     )
 
 
 def resolve_data_root(dataset="ucf101", data_root="data/ucf101/split1",
-                      source="frames", synthetic=None):
+                      source="frames", synthetic=None, split=1):
     """Returns the prepared split folder, or stops with one clear message.
 
     Args:
@@ -426,6 +431,7 @@ def resolve_data_root(dataset="ucf101", data_root="data/ucf101/split1",
         data_root: str, the prepared split folder (`<output>/split1`).
         source: `'frames'` (extracted JPEGs) or `'video'` (decode videos).
         synthetic: dict of `ensure_synthetic_ucf` arguments, or None.
+        split: int, the official split `data_root` holds (for the message).
 
     Returns:
         str, absolute path of the split folder (with `train/` and `test/`).
@@ -450,14 +456,16 @@ def resolve_data_root(dataset="ucf101", data_root="data/ucf101/split1",
                 f"Invalid `synthetic` settings: {err}. "
                 f"Received: synthetic={kwargs!r}") from None
     if not data_root:
-        raise DataNotFoundError(missing_data_message(data_root, "the folder"))
+        raise DataNotFoundError(
+            missing_data_message(data_root, "the folder", split))
     root = os.path.abspath(os.path.expanduser(str(data_root)))
     needed = ["train", "test"]
     if source == "frames":
         needed += ["train_frames", "test_frames"]
     for name in needed:
         if not os.path.isdir(os.path.join(root, name)):
-            raise DataNotFoundError(missing_data_message(data_root, name + "/"))
+            raise DataNotFoundError(
+                missing_data_message(data_root, name + "/", split))
     return root
 
 
@@ -563,7 +571,8 @@ def _start(config, run, log, architecture, sparsity):
     """Common start: checks, data (fails fast), devices, seed, model."""
     config = check_config(config, sparsity)
     root = resolve_data_root(config["dataset"], config.get("data_root"),
-                             config["source"], config.get("synthetic"))
+                             config["source"], config.get("synthetic"),
+                             config.get("split", 1))
     names = class_names(root, config["source"], config["num_classes"],
                         config.get("class_limit"))
     configure_devices(config.get("gpus"), config.get("memory_growth", True))
@@ -697,6 +706,29 @@ def evaluate_model(config, run, model, dataset, step=0):
     return result
 
 
+def save_run_model(config, run, model, clips, architecture, sparsity):
+    """Writes `model.keras` and `model_info.json` into the run folder.
+
+    `deltasparse-export` and `deltasparse-demo` take the run folder (or the
+    `.keras` file) and read the class names, frame size, clip length and
+    preprocessing from `model_info.json`.
+
+    Returns:
+        str, the path of `model.keras`.
+    """
+    from deltasparse.export import save_model_bundle
+
+    model_path, info_path = save_model_bundle(
+        model, run_directory(run), clips.class_names, clips.image_size,
+        config["eval_clip_length"], clips.preprocessing,
+        architecture=architecture, sparsity=sparsity,
+        experiment=run.experiment_info["name"], data_root=clips.root,
+        source=clips.source)
+    run.add_artifact(model_path, name="model.keras")
+    run.add_artifact(info_path, name="model_info.json")
+    return model_path
+
+
 def _compiler(config):
     def compile_phase(model, phase):
         try:
@@ -781,10 +813,11 @@ def train(config, run, log, experiment, architecture, sparsity):
            if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v}
     out.update(epochs=int(config["epochs"]),
                resumed_from_epoch=int(fit.resumed_from_epoch or 0))
-    if not config["final_evaluation"]:
-        return out
     if config["eval_weights"] == "best" and fit.best_weights_path:
         model.load_weights(fit.best_weights_path)
+    save_run_model(config, run, model, clips, architecture, sparsity)
+    if not config["final_evaluation"]:
+        return out
     dataset = _test_clips(config, clips, sparsity, evaluation=True)
     result = evaluate_model(config, run, model, dataset,
                             step=int(config["epochs"]))
@@ -823,6 +856,7 @@ def evaluate_weights(config, run, log, experiment, architecture, sparsity):
                                                        "weights")
     with strategy.scope():
         _compiler(config)(model, protocol.Phase("evaluate", 1, 1.0))
+    save_run_model(config, run, model, clips, architecture, sparsity)
     dataset = _test_clips(config, clips, sparsity, evaluation=True)
     return evaluate_model(config, run, model, dataset)
 

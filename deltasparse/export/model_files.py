@@ -28,7 +28,9 @@ class ModelBundle:
     Attributes:
         model: the `keras.Model`.
         class_names: list of str; output `j` is `class_names[j]`.
-        image_size: `(height, width)` of the frames the model takes.
+        image_size: `(height, width)` of the frames the model takes (None
+            entries for a model that accepts any frame size and has no info
+            file).
         clip_length: int or None, frames per clip it was evaluated with.
         preprocessing: `"caffe"`, `"tf"` or None (see
             `deltasparse.data.video.preprocess`).
@@ -149,7 +151,8 @@ def load_model_bundle(path, compile=False):
     if clip_length is None and len(shape) == 5:
         clip_length = shape[1]
     return ModelBundle(model=model, class_names=list(classes),
-                       image_size=tuple(int(v) for v in image_size),
+                       image_size=tuple(None if v is None else int(v)
+                                        for v in image_size),
                        clip_length=clip_length,
                        preprocessing=info.get("preprocessing"),
                        path=model_path, info=info)

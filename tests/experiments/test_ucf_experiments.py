@@ -148,7 +148,7 @@ def test_cli_stops_with_one_message_without_ucf101(tmp_path):
         cwd=str(tmp_path), env=env, capture_output=True, text=True,
         timeout=120)
     assert proc.returncode != 0
-    assert video_experiments.PREPARE_COMMAND in proc.stderr
+    assert video_experiments.PREPARE_COMMAND.format(split=1) in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
