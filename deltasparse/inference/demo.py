@@ -140,13 +140,14 @@ def _settings(bundle, class_names, clip_length, stride, image_size,
             f"frames per clip. Received: clip_length={clip_length}")
     stride = (max(1, clip_length // 2) if stride is None
               else _positive_int("stride", stride))
-    image_size = _size("image_size", bundle.image_size if image_size is None
-                       else image_size)
-    if image_size is None or None in image_size:
-        raise ValueError(
-            "`image_size` must be given: the model takes frames of any size "
-            "and its bundle does not record one. "
-            f"Received: image_size={image_size!r}")
+    if image_size is None:
+        image_size = bundle.image_size
+        if image_size is None or None in tuple(image_size):
+            raise ValueError(
+                "`image_size` must be given: the model takes frames of any "
+                "size and its bundle does not record one. "
+                "Received: image_size=None")
+    image_size = _size("image_size", image_size)
     if preprocessing is None:
         preprocessing = bundle.preprocessing
     preprocessing = check_preprocessing(preprocessing)
@@ -201,7 +202,8 @@ def draw_predictions(frame, labels, title=None):
     The panel sits in the top-left corner on a darkened background: an
     optional title line, then one line per `(name, probability)`: a bar
     whose filled part is proportional to the probability (the outline is
-    100%), the name and the probability as a percentage. Text is scaled to the frame (readable from 64 px to 1080p).
+    100%), the name and the probability as a percentage. Text is scaled
+    to the frame (readable from 64 px to 1080p).
 
     Args:
         frame: uint8 array `(height, width, 3)`, BGR; drawn on in place.
@@ -276,8 +278,8 @@ class _WindowPredictor:
         from deltasparse.data.video.augment import preprocess
 
         clips = np.stack([clip for _, _, clip in windows])
-        clips = keras.ops.convert_to_numpy(
-            preprocess(clips, self.preprocessing)).astype(np.float32)
+        clips = np.asarray(preprocess(clips, self.preprocessing),
+                           np.float32)
         scores = keras.ops.convert_to_numpy(
             self.model.predict_on_batch(clips))
         probabilities, kind = to_probabilities(scores, self.outputs)
@@ -355,7 +357,9 @@ def annotate_video(model, video_path, output_path="output.avi",
             3)`, a `deltasparse.export.ModelBundle`, or a path to a `.keras`
             file or a bundle/run folder (`load_model_bundle`).
         video_path: str, any video that OpenCV decodes.
-        output_path: str, the annotated `.avi` (MJPG). Defaults to
+        output_path: str, the annotated `.avi` (MJPG; another extension
+            gets OpenCV's fallback codec for its container, e.g. `mp4v`).
+            Written atomically, its folder created. Defaults to
             `"output.avi"`.
         class_names: list of str, one per output. Defaults to the bundle's
             (`"class_0"`, ... for a bare model).

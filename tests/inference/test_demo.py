@@ -124,7 +124,8 @@ def test_windows_and_probabilities_match_a_numpy_reference(
 def test_output_video_has_the_input_frames_size_and_drawn_labels(
         video, brightness_bundle, tmp_path):
     output = tmp_path / "nested" / "output.avi"
-    summary = annotate_video(brightness_bundle, video, output, stride=2,
+    model_file = os.path.join(brightness_bundle, "model.keras")
+    summary = annotate_video(model_file, video, output, stride=2,
                              progress=False)
     assert summary["frame_size"] == (HEIGHT, WIDTH)
     assert summary["predictions_path"] == str(tmp_path / "nested" /
@@ -311,6 +312,12 @@ def test_invalid_arguments(video, tmp_path):
                              keras.layers.GlobalAveragePooling3D()])
     with pytest.raises(ValueError, match="`clip_length` must be given"):
         annotate_video(free, video, tmp_path / "o.avi", progress=False)
+    with pytest.raises(ValueError, match="`image_size` must be given"):
+        annotate_video(free, video, tmp_path / "o.avi", clip_length=4,
+                       progress=False)
+    with pytest.raises(ValueError, match="Received: image_size=\\(0, 4\\)"):
+        annotate_video(free, video, tmp_path / "o.avi", clip_length=4,
+                       image_size=(0, 4), progress=False)
     assert not (tmp_path / "o.avi").exists()
 
 
