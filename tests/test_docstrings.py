@@ -30,6 +30,8 @@ PACKAGES = (
     "deltasparse.training",
     "deltasparse.data",
     "deltasparse.reporting",
+    "deltasparse.export",
+    "deltasparse.inference",
 )
 
 #: Packages whose every public class and function must carry an example.
