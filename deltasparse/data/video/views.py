@@ -137,6 +137,24 @@ def _frame_reader(videos, clip_length, video_seek):
     return read
 
 
+def _video_clips_reader(videos, per_video, clip_length):
+    """A function `video index -> (uint8 clips (C, T, h, w, 3), index)`.
+
+    Decodes every clip of a video file in one pass over the file
+    (`read_video_frames` decodes each distinct frame once).
+    """
+    def read(v):
+        frames = per_video[int(v)]
+        out = read_video_frames(videos.paths[int(v)], frames.ravel())
+        return out.reshape(frames.shape + out.shape[1:])
+
+    def load(v):
+        clips = tf.numpy_function(read, [v], tf.uint8, stateful=False)
+        clips = tf.ensure_shape(clips, (None, clip_length, None, None, 3))
+        return clips, tf.fill([tf.shape(clips)[0]], v)
+    return load
+
+
 def crop_and_resize_boxes(height, width, num_crops, image_size,
                           crop_fraction=None):
     """The `crop_boxes` of a frame as `tf.image.crop_and_resize` boxes.
@@ -228,7 +246,10 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     dataset yields one view: the clip's frames are read once, cropped
     `num_crops` times (`crop_boxes`, flipped crops mirrored) and every crop
     resized to `image_size` in the same step (`tf.image.crop_and_resize`,
-    bilinear), then preprocessed for the backbone.
+    bilinear), then preprocessed for the backbone. A video file is decoded
+    once for all its clips (their frames are held in memory meanwhile; for
+    densely overlapping `"sliding"` clips of long videos pass
+    `video_seek=True`, which seeks to every clip instead).
 
     Temporal sampling:
 
@@ -278,8 +299,10 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
             float in (0, 1], the crop side over the short side.
         batch_size: int >= 1, views per batch. Defaults to 8.
         num_parallel_calls: int or None (AUTOTUNE).
-        video_seek: bool, video files only: seek to each clip's first frame
-            instead of decoding from the start (see `read_video_frames`).
+        video_seek: bool, video files only: read every clip on its own,
+            seeking to its first frame (see `read_video_frames`), instead
+            of decoding each video once for all its clips. Defaults to
+            False.
 
     Returns:
         `tf.data.Dataset` of `(clips float32 (B, T, H, W, 3), labels
@@ -318,20 +341,28 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     clip_video = np.repeat(np.arange(len(videos), dtype=np.int32),
                            clips_per_video)
     num_views = int(clips_per_video.sum()) * num_crops
-    read = _frame_reader(videos, clip_length, video_seek)
     label_matrix = tf.constant(videos.label_matrix())
 
-    def load(v, frame_ids):
-        crops = _crop_clip(read(v, frame_ids), num_crops, image_size,
-                           crop_fraction)
+    def crop(clip, v):
+        crops = _crop_clip(clip, num_crops, image_size, crop_fraction)
         labels = tf.repeat(tf.gather(label_matrix, v)[None], num_crops, 0)
         return preprocess(crops, prep), labels, tf.fill([num_crops], v)
 
     calls = tf.data.AUTOTUNE if num_parallel_calls is None else (
         num_parallel_calls)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (clip_video, np.concatenate(per_video).astype(np.int64)))
-    ds = ds.map(load, num_parallel_calls=calls, deterministic=True).unbatch()
+    if videos.frame_template is None and not video_seek:
+        # One decoding pass per video file for all its clips.
+        ds = tf.data.Dataset.range(len(videos)).map(
+            lambda v: tf.cast(v, tf.int32))
+        ds = ds.map(_video_clips_reader(videos, per_video, clip_length),
+                    num_parallel_calls=calls, deterministic=True).unbatch()
+    else:
+        read = _frame_reader(videos, clip_length, video_seek)
+        ds = tf.data.Dataset.from_tensor_slices(
+            (clip_video, np.concatenate(per_video).astype(np.int64)))
+        ds = ds.map(lambda v, frame_ids: (read(v, frame_ids), v),
+                    num_parallel_calls=calls, deterministic=True)
+    ds = ds.map(crop, num_parallel_calls=calls, deterministic=True).unbatch()
     ds = ds.apply(tf.data.experimental.assert_cardinality(num_views))
     ds = ds.batch(batch_size, num_parallel_calls=calls, deterministic=True)
     ds = ds.prefetch(tf.data.AUTOTUNE)

@@ -257,6 +257,10 @@ def test_clip_index_video_list_reads_back(ucf_root, source):
     expected = np.concatenate([uniform_clip_indices(int(n), 3, 2)
                                for n in videos.num_frames])
     np.testing.assert_allclose(grey, expected, atol=0.4)
+    if source == "video":  # clip by clip, seeking: the same views
+        seeking = view_dataset(videos, 3, num_clips=2, image_size=(8, 8),
+                               preprocessing=None, video_seek=True)
+        np.testing.assert_allclose(_collect(seeking)[0], clips, atol=1e-4)
 
 
 def test_video_list_copies_unreadable(tmp_path, ucf_root):
