@@ -267,7 +267,8 @@ def crop_boxes(height, width, num_crops, crop_fraction=None):
     if isinstance(num_crops, bool) or num_crops not in CROP_FRACTIONS:
         raise ValueError(
             "`num_crops` must be 1 (centre), 3 (along the long side) or 10 "
-            f"(corners, centre and their flips). Received: num_crops={num_crops!r}")
+            "(corners, centre and their flips). "
+            f"Received: num_crops={num_crops!r}")
     if crop_fraction is None:
         crop_fraction = CROP_FRACTIONS[num_crops]
     if isinstance(crop_fraction, bool) or not isinstance(

@@ -127,7 +127,8 @@ def test_centre_crop_pixels_by_hand(png_videos):
                       image_size=(14, 14), preprocessing=None)
     (clip,), _, _ = _collect(ds)
     # Side 14, top (16 - 14) // 2 = 1, left (24 - 14) // 2 = 5.
-    assert clip[0, :, :, 1].tolist() == [[8.0 * (5 + x) for x in range(14)]] * 14
+    columns = [8.0 * (5 + x) for x in range(14)]
+    assert clip[0, :, :, 1].tolist() == [columns] * 14
     assert clip[0, :, 0, 2].tolist() == [10.0 * (1 + y) for y in range(14)]
 
 
