@@ -4,6 +4,11 @@
 - `decode`: frames from video files (`read_video_frames`).
 - `augment`: one affine transform per clip, backbone preprocessing.
 - `pipeline`: `clip_dataset` / `frame_dataset` (`tf.data`).
+- `video_list`: `VideoList`, the videos of one dataset subset, list files.
+- `sampling`: seeded frame samplers (TSN segments, dense and uniform
+  clips) and test-time crop boxes (pure NumPy).
+- `views`: `view_dataset` (every clip x crop view, for video-level
+  testing) and `video_dataset` (one sampled clip per video, training).
 
 Importing this package imports TensorFlow (through `pipeline`).
 """
@@ -26,24 +31,52 @@ from deltasparse.data.video.index import probe_video
 from deltasparse.data.video.pipeline import clip_dataset
 from deltasparse.data.video.pipeline import epoch_seed
 from deltasparse.data.video.pipeline import frame_dataset
+from deltasparse.data.video.sampling import CROP_FRACTIONS
+from deltasparse.data.video.sampling import crop_boxes
+from deltasparse.data.video.sampling import dense_clip_indices
+from deltasparse.data.video.sampling import segment_frame_indices
+from deltasparse.data.video.sampling import uniform_clip_indices
+from deltasparse.data.video.video_list import VideoList
+from deltasparse.data.video.video_list import read_class_file
+from deltasparse.data.video.video_list import read_list_file
+from deltasparse.data.video.video_list import write_list_file
+from deltasparse.data.video.views import TRAIN_SAMPLINGS
+from deltasparse.data.video.views import VIEW_SAMPLINGS
+from deltasparse.data.video.views import crop_and_resize_boxes
+from deltasparse.data.video.views import video_dataset
+from deltasparse.data.video.views import view_dataset
 
 __all__ = [
     "AUGMENTATION",
     "CAFFE_MEAN_BGR",
+    "CROP_FRACTIONS",
     "ClipIndex",
+    "TRAIN_SAMPLINGS",
+    "VIEW_SAMPLINGS",
+    "VideoList",
     "affine_transform_matrix",
     "augment_clip",
     "check_jpeg",
     "clip_dataset",
     "clip_frame_indices",
     "count_video_frames",
+    "crop_and_resize_boxes",
+    "crop_boxes",
+    "dense_clip_indices",
+    "epoch_seed",
     "frame_dataset",
     "index_clips",
     "num_clips",
-    "epoch_seed",
     "preprocess",
     "probe_video",
     "random_affine_params",
+    "read_class_file",
+    "read_list_file",
     "read_video_frames",
     "resize_and_augment_clip",
+    "segment_frame_indices",
+    "uniform_clip_indices",
+    "video_dataset",
+    "view_dataset",
+    "write_list_file",
 ]

@@ -20,6 +20,7 @@ import numpy as np
 import tqdm
 
 from deltasparse.data.datasets import ucf101
+from deltasparse.data.video.video_list import VideoList
 
 #: Where clips are read from: extracted JPEG frames or the video files.
 SOURCES = ("frames", "video")
@@ -195,6 +196,39 @@ class ClipIndex:
         rel = self.videos[self.clip_video[i]]
         return [os.path.join(self.frames_dir, f"{rel}_{k}.jpg")
                 for k in self.clip_frames(i)]
+
+    def video_list(self):
+        """The readable videos of the folder as a `VideoList`.
+
+        Every readable video is listed, also those shorter than one clip
+        (they give no sliding-window clip, but a multi-view test set loops
+        them). With `source="frames"` the paths are the frame prefixes
+        `<frames_dir>/<Class>/<video>.avi` read through the frame template
+        `"{path}_{index}.jpg"` (frames numbered from 0); with
+        `source="video"` they are the video files. `video_ids` are
+        `"Class/video.avi"`, labels single, and the unreadable videos are
+        copied.
+
+        Returns:
+            A `deltasparse.data.video.VideoList`.
+
+        Example:
+        >>> videos = index_clips("ucf101/split1/test", 16).video_list()  # doctest: +SKIP
+        >>> videos.video_ids[0], videos.frame_template  # doctest: +SKIP
+        ('ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi', '{path}_{index}.jpg')
+        """
+        frames = self.source == "frames"
+        folder = self.frames_dir if frames else self.video_dir
+        split, subset = os.path.split(os.path.normpath(self.video_dir))
+        return VideoList(
+            paths=[os.path.join(folder, rel) for rel in self.videos],
+            num_frames=self.video_frames,
+            labels=[(int(j),) for j in self.video_labels],
+            class_names=list(self.class_names), video_ids=list(self.videos),
+            frame_template="{path}_{index}.jpg" if frames else None,
+            frame_offset=0, multilabel=False,
+            name=f"{os.path.basename(split)}/{subset}",
+            unreadable=list(self.unreadable))
 
 
 def _not_found(what, path):
