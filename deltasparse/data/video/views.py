@@ -199,8 +199,10 @@ def crop_and_resize_boxes(height, width, num_crops, image_size,
     return out.astype(np.float32)
 
 
-def _crop_clip(clip, num_crops, image_size, crop_fraction):
+def _crop_clip(clip, num_crops, image_size, crop_fraction, full_frame=False):
     """uint8 `(T, h, w, 3)` -> float32 `(num_crops, T, H, W, 3)`."""
+    if full_frame:  # as clip_dataset: the whole frame, aspect not kept
+        return tf.cast(tf.image.resize(clip, image_size), tf.float32)[None]
     clip_length = clip.shape[0]
     shape = tf.shape(clip)
     boxes = tf.numpy_function(
@@ -239,7 +241,7 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
                  frame_stride=1, sampling="uniform", sequence_stride=None,
                  image_size=(224, 224), preprocessing="caffe",
                  crop_fraction=None, batch_size=8, num_parallel_calls=None,
-                 video_seek=False):
+                 video_seek=False, full_frame=False):
     """Every test view of every video: temporal clips x spatial crops.
 
     For each video, each temporal clip, each crop (in that order) the
@@ -270,7 +272,10 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     224), 3 = three full-height squares along the long side, 10 = four
     corners + centre and their flips. The crops of MMAction2 come from a
     frame resized first; here the crop box is taken from the decoded frame
-    and resized once, the same region up to interpolation.
+    and resized once, the same region up to interpolation. With
+    `full_frame=True` there is no crop: the whole frame is resized to
+    `image_size` (bilinear, aspect ratio not kept), exactly the pixels of
+    `clip_dataset` and of the UCF101 training clips.
 
     The dataset carries `video_list`, `num_clips` (clips per video; None
     for `"sliding"`), `num_crops`, `views_per_video` (None for
@@ -303,6 +308,8 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
             seeking to its first frame (see `read_video_frames`), instead
             of decoding each video once for all its clips. Defaults to
             False.
+        full_frame: bool, resize the whole frame instead of cropping
+            (`num_crops` must be 1). Defaults to False.
 
     Returns:
         `tf.data.Dataset` of `(clips float32 (B, T, H, W, 3), labels
@@ -327,6 +334,11 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     image_size = check_image_size(image_size)
     prep = check_preprocessing(preprocessing)
     crop_boxes(1, 1, num_crops, crop_fraction)  # checks both arguments
+    if full_frame and (num_crops != 1 or crop_fraction is not None):
+        raise ValueError(
+            "`full_frame=True` resizes the whole frame: it takes "
+            "`num_crops=1` and no `crop_fraction`. Received: "
+            f"num_crops={num_crops!r}, crop_fraction={crop_fraction!r}")
     if sampling == "segments" and num_clips != 1:
         raise ValueError(
             "`sampling='segments'` takes one clip of segment centres per "
@@ -344,7 +356,8 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     label_matrix = tf.constant(videos.label_matrix())
 
     def crop(clip, v):
-        crops = _crop_clip(clip, num_crops, image_size, crop_fraction)
+        crops = _crop_clip(clip, num_crops, image_size, crop_fraction,
+                           full_frame)
         labels = tf.repeat(tf.gather(label_matrix, v)[None], num_crops, 0)
         return preprocess(crops, prep), labels, tf.fill([num_crops], v)
 
@@ -378,6 +391,7 @@ def view_dataset(videos, clip_length, num_clips=1, num_crops=1,
     ds.sampling = sampling
     ds.image_size = image_size
     ds.crop_fraction = crop_fraction
+    ds.full_frame = bool(full_frame)
     return ds
 
 

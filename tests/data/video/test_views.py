@@ -354,3 +354,28 @@ def test_unusual_frame_template_is_formatted_by_python(png_videos):
                       image_size=(8, 8), preprocessing=None)
     clips, _, _ = _collect(ds)
     assert _frames_of(clips).tolist() == [[1, 3, 6, 8]]
+
+
+def test_full_frame_sliding_views_are_the_clips_of_clip_dataset(tmp_path):
+    """The UCF101 §7 evaluation reads the same pixels through either path."""
+    from deltasparse.data.datasets.synthetic_actions import (
+        ensure_synthetic_ucf)
+    from deltasparse.data.video import clip_dataset
+
+    root = ensure_synthetic_ucf(cache_dir=str(tmp_path), classes=2,
+                                videos_per_class=2, clips_per_group=1,
+                                test_groups=1, frames=10, size=40)
+    want = clip_dataset(root, 4, sequence_stride=3, subset="test",
+                        image_size=(24, 32), preprocessing="tf",
+                        batch_size=3, progress=False)
+    videos = want.clip_index.video_list()
+    got = view_dataset(videos, 4, sampling="sliding", sequence_stride=3,
+                       image_size=(24, 32), preprocessing="tf",
+                       batch_size=3, full_frame=True)
+    x_want = np.concatenate([x for x, _ in want.as_numpy_iterator()])
+    x_got, labels, index = _collect(got)
+    assert got.num_views == want.num_clips == len(x_want)
+    np.testing.assert_allclose(x_got, x_want, atol=1e-6)
+    np.testing.assert_array_equal(index, want.clip_index.clip_video)
+    with pytest.raises(ValueError, match="full_frame"):
+        view_dataset(videos, 4, num_crops=3, full_frame=True)
