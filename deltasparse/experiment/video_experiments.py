@@ -183,7 +183,11 @@ def video_config():
     eval_sequence_stride = 16  # step between evaluation clip starts (§7)
     eval_batch_size = 1  # evaluation clips per batch (§7)
     eval_steps = None  # evaluation batches; None = every test clip (orig. all)
-    eval_shuffle = False  # shuffle test clips (random subset with eval_steps)
+    eval_shuffle = False  # shuffle test clips (random subset with eval_steps; clip accuracy only)
+    eval_aggregate = "prob"  # video score: mean of softmax 'prob'abilities or raw 'score's of its views
+    eval_views = []  # extra multi-view evaluations: [[num_clips, num_crops], ...], crops 1, 3 or 10
+    eval_view_clip_length = None  # clip length of eval_views; None = eval_clip_length
+    eval_crop_fraction = None  # crop side / short side; None = 0.875 (1, 10 crops), 1.0 (3)
     plot_clips = 4  # evaluation clips of the per-layer sparsity plot; 0 = no plot
 
 
@@ -221,6 +225,8 @@ DEMO = {
     "optimizer": "adam",  # from scratch in minutes (the paper fine-tuned SGD)
     "decay": 0.0,  # constant learning rate
     "eval_batch_size": 4,  # 48 test videos, one 32-frame clip each
+    "eval_views": [[1, 1], [3, 1], [1, 3], [3, 3]],  # clips x crops per video
+    "eval_view_clip_length": 8,  # 8-frame views: 3 clips cover a 32-frame video
 }
 """What every `demo` named config shares (see `add_demo`)."""
 
@@ -314,6 +320,20 @@ def check_image_size(value):
     return tuple(int(v) for v in value)
 
 
+def check_views(views):
+    """`eval_views` as a list of `(num_clips, num_crops)` int pairs."""
+    ok = isinstance(views, (list, tuple)) and all(
+        isinstance(v, (list, tuple)) and len(v) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in v)
+        and v[0] >= 1 and v[1] in (1, 3, 10) for v in views)
+    if not ok:
+        raise ConfigurationError(
+            "`eval_views` must be a list of [num_clips, num_crops] pairs, "
+            "num_clips >= 1 and num_crops 1, 3 or 10, e.g. "
+            f"[[1, 1], [10, 3]]. Received: eval_views={views!r}")
+    return [tuple(v) for v in views]
+
+
 def check_config(config, sparsity):
     """Checks a script's config; returns it as a plain dict.
 
@@ -333,6 +353,17 @@ def check_config(config, sparsity):
                    allow_none=True)
     check_choice("eval_weights", config["eval_weights"], ("last", "best"))
     check_choice("split", config.get("split", 1), (1, 2, 3))
+    check_choice("eval_aggregate", config.get("eval_aggregate", "prob"),
+                 ("prob", "score"))
+    check_views(config.get("eval_views") or [])
+    check_positive("eval_view_clip_length",
+                   config.get("eval_view_clip_length"), allow_none=True)
+    fraction = config.get("eval_crop_fraction")
+    if fraction is not None and (isinstance(fraction, bool) or not isinstance(
+            fraction, (int, float)) or not 0 < fraction <= 1):
+        raise ConfigurationError(
+            "`eval_crop_fraction` must be None or a number in (0, 1]. "
+            f"Received: eval_crop_fraction={fraction!r}")
     check_choice("distribution", config.get("distribution"),
                  (None, "none", "mirrored", "multi_worker"))
     if config.get("bn_momentum") is not None and not (
@@ -620,11 +651,16 @@ def _start(config, run, log, architecture, sparsity):
 
 def _test_clips(config, clips, sparsity, evaluation):
     """Validation (`evaluation=False`) or evaluation clips (§7)."""
-    if evaluation:
+    if evaluation and config["eval_shuffle"]:
         return clips.test(config["eval_clip_length"],
                           config["eval_sequence_stride"],
                           config["eval_batch_size"],
-                          shuffle=config["eval_shuffle"], seed=config["seed"])
+                          shuffle=True, seed=config["seed"])
+    if evaluation:  # every sliding clip of every test video, full frames
+        return clips.views(config["eval_clip_length"],
+                           config["eval_batch_size"], sampling="sliding",
+                           sequence_stride=config["eval_sequence_stride"],
+                           full_frame=True)
     if sparsity is None:
         step = config.get("val_frame_step") or config["frame_step"]
         return clips.test(1, step, config["batch_size"])
@@ -658,26 +694,109 @@ def _initial_weights(config, model, sparsity):
     return reports if sparsity is None else reports["initial_weights"]
 
 
-def evaluate_model(config, run, model, dataset, step=0):
-    """The evaluation of spec §7, the density table and per-layer plot.
+def _gflops_per_view(model, clip_length, image_size):
+    """Counted GMACs of one view (`deltasparse.evaluation.count_macs`)."""
+    from deltasparse.evaluation import count_macs
 
-    Logs `test.<figure>` scalars at `step`, writes `layer_sparsity.png` and
-    `.json` (models with sparsity slots only), prints the table and fills
+    count = count_macs(model, (1, int(clip_length), *image_size, 3))
+    return count.total * 1e-9
+
+
+def _write_evaluation(run, model, evaluation, tag, clip_length, config,
+                      extra=None):
+    """The artifacts of one evaluation under `<run>/evaluation/<tag>/`."""
+    from deltasparse.evaluation import write_evaluation_artifacts
+
+    folder = os.path.join(run_directory(run), "evaluation", tag)
+    gflops = _gflops_per_view(model, clip_length, config["image_size"])
+    paths = write_evaluation_artifacts(
+        evaluation, folder, gflops_per_view=gflops,
+        extra=dict(extra or {}, aggregate=config["eval_aggregate"]))
+    for path in paths.values():
+        run.add_artifact(path, name=f"evaluation/{tag}/"
+                         f"{os.path.basename(path)}")
+    return gflops
+
+
+def evaluate_views(config, run, model, clips, step=0):
+    """The multi-view evaluations of `eval_views` (clip and video figures).
+
+    Every `[num_clips, num_crops]` pair gives `num_clips` uniformly spaced
+    clips of `eval_view_clip_length` frames x `num_crops` crops per test
+    video; its figures are logged as `test.<N>clips_<K>crops.<figure>` and
+    returned under the same keys; its artifacts go to
+    `evaluation/<N>clips_<K>crops/`.
+
+    Returns:
+        `(figures, evaluations)`: the flat dict and `{label:
+        VideoEvaluation}` for the summary table.
+    """
+    from deltasparse.evaluation import evaluate_videos
+
+    length = config.get("eval_view_clip_length") or config["eval_clip_length"]
+    figures, evaluations = {}, {}
+    for num_clips, num_crops in config.get("eval_views") or []:
+        tag = f"{num_clips}clips_{num_crops}crops"
+        dataset = clips.views(length, config["eval_batch_size"], num_clips,
+                              num_crops,
+                              crop_fraction=config.get("eval_crop_fraction"))
+        start = time.time()
+        evaluation = evaluate_videos(model, dataset,
+                                     mode=config["eval_aggregate"],
+                                     progress=config["verbose"] == 1)
+        _timed(run, f"evaluate_{tag}", start)
+        gflops = _write_evaluation(run, model, evaluation, tag, length,
+                                   config)
+        values = dict(evaluation.figures, gflops_per_view=gflops,
+                      gflops_per_video=gflops * evaluation.figures["views"]
+                      / evaluation.figures["videos"])
+        for key, value in values.items():
+            if isinstance(value, (int, float)):
+                figures[f"{tag}.{key}"] = plain(value)
+                run.log_scalar(f"test.{tag}.{key}", float(value), step)
+        evaluations[f"{num_clips} clips x {num_crops} crops"] = evaluation
+    return figures, evaluations
+
+
+def evaluate_model(config, run, model, clips, step=0):
+    """The evaluation of spec §7, the density table and per-layer plot,
+    then the multi-view evaluations of `eval_views`.
+
+    The §7 evaluation takes every sliding clip (`eval_clip_length` frames,
+    `eval_sequence_stride` apart, whole frames resized) of every test
+    video: clip accuracy as before, and video accuracy by averaging the
+    clips of each video (`eval_aggregate`). Logs `test.<figure>` scalars at
+    `step`, writes `evaluation/sliding/` (report JSON, per-class CSV,
+    confusion matrix, misclassified videos), `layer_sparsity.png` and
+    `.json` (models with sparsity slots only), prints the tables and fills
     `_run.info['final']`.
 
     Returns:
-        dict: `accuracy`, `loss`, `clips`, `steps` and every sparsity figure.
+        dict: `accuracy` (clip), `video_accuracy`, `loss`, `clips`,
+        `videos`, `steps`, every other figure and every sparsity figure,
+        plus `<N>clips_<K>crops.<figure>` per `eval_views` entry.
     """
+    from deltasparse.evaluation import format_evaluation
     from deltasparse.reporting.sparsity_plots import layer_table
     from deltasparse.reporting.sparsity_plots import plot_layer_sparsity
     from deltasparse.reporting.sparsity_plots import sparsity_table
 
+    dataset = _test_clips(config, clips, None, evaluation=True)
     start = time.time()
-    result, layers = protocol.evaluate_with_layers(
+    result, layers, evaluation = protocol.evaluate_with_layers(
         model, dataset, steps=config["eval_steps"],
-        layer_clips=config["plot_clips"], progress=config["verbose"] == 1)
+        layer_clips=config["plot_clips"], progress=config["verbose"] == 1,
+        mode=config["eval_aggregate"])
     result = {k: plain(v) for k, v in result.items()}
     _timed(run, "evaluate", start)
+    evaluations = {}
+    if evaluation is not None:
+        gflops = _write_evaluation(
+            run, model, evaluation, "sliding", config["eval_clip_length"],
+            config, extra={"sequence_stride": config["eval_sequence_stride"]})
+        result["gflops_per_view"] = gflops
+        evaluations[f"sliding, stride {config['eval_sequence_stride']}"] = (
+            evaluation)
     for key, value in result.items():
         if isinstance(value, (int, float)):
             run.log_scalar(f"test.{key}", float(value), step)
@@ -696,12 +815,21 @@ def evaluate_model(config, run, model, dataset, step=0):
         run.add_artifact(js, name="layer_sparsity.json")
         print(layer_table(layers).replace(
             "density:", f"density ({x_clips} clips, plot {png}):", 1))
-    print(f"Test: accuracy {result.get('accuracy', float('nan')):.4f}, loss "
-          f"{result.get('loss', float('nan')):.4f} on {result.get('clips')} "
-          f"clips (T={config['eval_clip_length']}).")
+    video = result.get("video_accuracy")
+    video = "" if video is None else (
+        f", video accuracy {video:.4f} on {result.get('videos')} videos")
+    print(f"Test: clip accuracy {result.get('accuracy', float('nan')):.4f}, "
+          f"loss {result.get('loss', float('nan')):.4f} on "
+          f"{result.get('clips')} clips (T={config['eval_clip_length']})"
+          f"{video}.")
     table = sparsity_table(result)
     if table:
         print(table)
+    views, more = evaluate_views(config, run, model, clips, step)
+    result.update(views)
+    evaluations.update(more)
+    if evaluations:
+        print(format_evaluation(evaluations))
     run.info["final"] = dict(result)
     return result
 
@@ -818,8 +946,7 @@ def train(config, run, log, experiment, architecture, sparsity):
     save_run_model(config, run, model, clips, architecture, sparsity)
     if not config["final_evaluation"]:
         return out
-    dataset = _test_clips(config, clips, sparsity, evaluation=True)
-    result = evaluate_model(config, run, model, dataset,
+    result = evaluate_model(config, run, model, clips,
                             step=int(config["epochs"]))
     return {**result, **out}
 
@@ -857,8 +984,7 @@ def evaluate_weights(config, run, log, experiment, architecture, sparsity):
     with strategy.scope():
         _compiler(config)(model, protocol.Phase("evaluate", 1, 1.0))
     save_run_model(config, run, model, clips, architecture, sparsity)
-    dataset = _test_clips(config, clips, sparsity, evaluation=True)
-    return evaluate_model(config, run, model, dataset)
+    return evaluate_model(config, run, model, clips)
 
 
 __all__ = [

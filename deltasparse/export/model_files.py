@@ -3,8 +3,10 @@ plus `model_info.json` (class names, frame size, clip length, preprocessing).
 
 `save_model_bundle` writes both into a folder (the UCF101 experiments do it
 in every run folder: `results/<experiment>/<run id>/model.keras`);
-`load_model_bundle` reads a bundle folder, a Sacred run folder or a bare
-`.keras` file (then a `<name>.json` next to it is used when present). The
+`load_model_bundle` reads a bundle folder, a Sacred run folder, an
+experiment's results folder (`results/<experiment>`: its newest run with a
+`model.keras`) or a bare `.keras` file (then a `<name>.json` next to it is
+used when present). The
 export (`deltasparse-export`) and demo (`deltasparse-demo`) commands accept
 any of the three.
 """
@@ -92,11 +94,33 @@ def save_model_bundle(model, folder, class_names, image_size, clip_length,
     return model_path, info_path
 
 
+def _latest_run(folder):
+    """The newest sub-folder of `folder` holding `model.keras`, or None.
+
+    So `results/<experiment>` stands for its latest run that saved a model.
+    """
+    try:
+        entries = [e for e in os.scandir(folder) if e.is_dir()
+                   and os.path.isfile(os.path.join(e.path, MODEL_FILE))]
+    except OSError:
+        return None
+    if not entries:
+        return None
+    newest = max(entries, key=lambda e: os.path.getmtime(
+        os.path.join(e.path, MODEL_FILE)))
+    return newest.path
+
+
 def _find(path):
     """`(model_path, info_path or None)` for a folder or a `.keras` file."""
     path = os.path.expanduser(os.fspath(path))
     if os.path.isdir(path):
         model_path = os.path.join(path, MODEL_FILE)
+        latest = _latest_run(path)
+        if not os.path.isfile(model_path) and latest is not None:
+            print(f"Using the latest run with a model in {path}: {latest}")
+            model_path = os.path.join(latest, MODEL_FILE)
+            path = latest
         if not os.path.isfile(model_path):
             raise FileNotFoundError(
                 f"`path` must be a `.keras` file or a folder holding "
@@ -124,7 +148,8 @@ def load_model_bundle(path, compile=False):
     comes from the model's input shape and the preprocessing is None.
 
     Args:
-        path: str, a bundle or run folder, or a `.keras` file.
+        path: str, a bundle or run folder, an experiment's results folder
+            (its newest run with a model), or a `.keras` file.
         compile: bool, restore the training configuration too.
 
     Returns:

@@ -118,6 +118,7 @@ class VideoClips:
         self.image_size = tuple(int(v) for v in image_size)
         self.source = source
         self._test = {}
+        self._test_videos = None
 
     def _common(self):
         return dict(image_size=self.image_size,
@@ -163,6 +164,30 @@ class VideoClips:
                 augment=False, shuffle=shuffle, seed=seed, subset="test",
                 **self._common())
         return self._test[key]
+
+
+    def test_videos(self):
+        """The readable test videos as a `VideoList` (indexed once)."""
+        if self._test_videos is None:
+            from deltasparse.data.video import index_clips
+
+            self._test_videos = index_clips(
+                self.root, 1, subset="test", classes=self.class_names,
+                source=self.source, progress=False).video_list()
+        return self._test_videos
+
+    def views(self, clip_length, batch_size, num_clips=1, num_crops=1,
+              sampling="uniform", sequence_stride=None, full_frame=False,
+              crop_fraction=None):
+        """Multi-view test clips of every test video (`view_dataset`)."""
+        from deltasparse.data.video import view_dataset
+
+        return view_dataset(
+            self.test_videos(), clip_length, num_clips=num_clips,
+            num_crops=num_crops, sampling=sampling,
+            sequence_stride=sequence_stride, image_size=self.image_size,
+            preprocessing=self.preprocessing, crop_fraction=crop_fraction,
+            batch_size=batch_size, full_frame=full_frame)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,35 +328,78 @@ class _null_scope:
         return False
 
 
+def protocol_figures(evaluation):
+    """The figures of the UCF101 evaluation from a `VideoEvaluation`.
+
+    `accuracy` (clip top-1, every view on its own, as `evaluate_clips`),
+    `loss` (the plain cross-entropy of the views' probabilities, without
+    the sparsity terms), `clips` (views), `video_accuracy` (video top-1
+    after averaging the views of each video), then every figure of the
+    evaluation (`clip_top5`, `video_top5`, mean-class accuracies, mAP,
+    `videos`, `steps`, the sparsity figures).
+    """
+    import numpy as np
+
+    from deltasparse.evaluation import plain_crossentropy
+    from deltasparse.evaluation import softmax
+
+    figures = dict(evaluation.figures)
+    scores = np.asarray(evaluation.view_scores, "float64")
+    if evaluation.outputs == "logits":
+        scores = softmax(scores)
+    index = np.asarray(evaluation.view_video_index)
+    _, first = np.unique(index, return_index=True)
+    order = index[np.sort(first)]  # videos in first-seen order, as scored
+    row = {int(v): i for i, v in enumerate(order)}
+    labels = evaluation.video_labels[[row[int(v)] for v in index]]
+    out = {"accuracy": figures.pop("clip_top1"),
+           "loss": float(np.mean(plain_crossentropy(labels, scores))),
+           "clips": figures.pop("views"),
+           "video_accuracy": figures.pop("video_top1")}
+    out.update(figures)
+    return out
+
+
 def evaluate_with_layers(model, dataset, steps=None, layer_clips=0,
-                         progress=False):
+                         progress=False, mode="prob"):
     """The final evaluation, plus the per-layer figures of its first clips.
 
     Args:
         model: the compiled model.
-        dataset: the test clips (`VideoClips.test`).
+        dataset: the test views (`VideoClips.views`: clip and video
+            figures, see `protocol_figures`) or clips (`VideoClips.test`:
+            clip figures of `evaluate_clips`).
         steps: int or None, evaluation batches (None = all).
         layer_clips: int, clips of the per-layer figures (the first clips
             of `dataset`, so no second index); 0 or a model without slots
             gives none.
         progress: bool, a progress bar.
+        mode: `"prob"` or `"score"`, how views are averaged per video.
 
     Returns:
-        `(figures, layers)`: the dict of `deltasparse.evaluation.
-        evaluate_clips` and the dict of `layer_sparsity` (or None).
+        `(figures, layers, evaluation)`: the figures dict, the dict of
+        `layer_sparsity` (or None) and the `VideoEvaluation` (None for a
+        clip dataset).
     """
     from deltasparse.evaluation import evaluate_clips
+    from deltasparse.evaluation import evaluate_videos
     from deltasparse.evaluation import layer_sparsity
     from deltasparse.models.sparsity_slots import model_sparsity_slots
 
-    figures = evaluate_clips(model, dataset, steps=steps, progress=progress)
+    evaluation = None
+    if hasattr(dataset, "video_list"):
+        evaluation = evaluate_videos(model, dataset, steps=steps, mode=mode,
+                                     progress=progress)
+        figures = protocol_figures(evaluation)
+    else:
+        figures = evaluate_clips(model, dataset, steps=steps,
+                                 progress=progress)
     layers = None
     if layer_clips and model_sparsity_slots(model):
         batch = dataset.unbatch().take(int(layer_clips)).batch(
             int(layer_clips))
-        x, _ = next(iter(batch))
-        layers = layer_sparsity(model, x)
-    return figures, layers
+        layers = layer_sparsity(model, next(iter(batch))[0])
+    return figures, layers, evaluation
 
 
 __all__ = [
@@ -344,6 +412,7 @@ __all__ = [
     "compile_video_classifier",
     "evaluate_with_layers",
     "preset_name",
+    "protocol_figures",
     "set_trainable",
     "train_phases",
 ]

@@ -166,7 +166,7 @@ def tiny(root, **updates):
         "steps_per_epoch": 2, "validation_steps": 1, "epochs": 1,
         "eval_clip_length": 4, "eval_sequence_stride": 8, "eval_batch_size": 2,
         "eval_steps": 2, "plot_clips": 4, "verbose": 0, "seed": 1,
-        "run_eagerly": True,
+        "run_eagerly": True, "eval_views": [],
     }
     config.update(updates)
     return config
