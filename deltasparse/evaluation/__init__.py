@@ -5,6 +5,8 @@ model itself, and the artifacts of an evaluation."""
 from deltasparse.evaluation.clips import evaluate_clips
 from deltasparse.evaluation.clips import layer_sparsity
 from deltasparse.evaluation.clips import plain_crossentropy
+from deltasparse.evaluation.flops import MacCount
+from deltasparse.evaluation.flops import count_macs
 from deltasparse.evaluation.metrics import aggregate_video_scores
 from deltasparse.evaluation.metrics import average_precision_per_class
 from deltasparse.evaluation.metrics import confusion_matrix
@@ -15,6 +17,8 @@ from deltasparse.evaluation.metrics import softmax
 from deltasparse.evaluation.metrics import top_k_accuracy
 
 __all__ = [
+    "MacCount",
+    "count_macs",
     "aggregate_video_scores",
     "average_precision_per_class",
     "confusion_matrix",
