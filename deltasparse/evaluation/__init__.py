@@ -15,10 +15,14 @@ from deltasparse.evaluation.metrics import mean_average_precision
 from deltasparse.evaluation.metrics import mean_class_accuracy
 from deltasparse.evaluation.metrics import softmax
 from deltasparse.evaluation.metrics import top_k_accuracy
+from deltasparse.evaluation.videos import VideoEvaluation
+from deltasparse.evaluation.videos import evaluate_videos
 
 __all__ = [
     "MacCount",
+    "VideoEvaluation",
     "count_macs",
+    "evaluate_videos",
     "aggregate_video_scores",
     "average_precision_per_class",
     "confusion_matrix",
