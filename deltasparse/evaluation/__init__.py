@@ -15,23 +15,31 @@ from deltasparse.evaluation.metrics import mean_average_precision
 from deltasparse.evaluation.metrics import mean_class_accuracy
 from deltasparse.evaluation.metrics import softmax
 from deltasparse.evaluation.metrics import top_k_accuracy
+from deltasparse.evaluation.report import evaluation_summary
+from deltasparse.evaluation.report import format_evaluation
+from deltasparse.evaluation.report import plot_confusion_matrix
+from deltasparse.evaluation.report import write_evaluation_artifacts
 from deltasparse.evaluation.videos import VideoEvaluation
 from deltasparse.evaluation.videos import evaluate_videos
 
 __all__ = [
     "MacCount",
     "VideoEvaluation",
-    "count_macs",
-    "evaluate_videos",
     "aggregate_video_scores",
     "average_precision_per_class",
     "confusion_matrix",
+    "count_macs",
     "evaluate_clips",
+    "evaluate_videos",
+    "evaluation_summary",
+    "format_evaluation",
     "label_ranks",
     "layer_sparsity",
     "mean_average_precision",
     "mean_class_accuracy",
     "plain_crossentropy",
+    "plot_confusion_matrix",
     "softmax",
     "top_k_accuracy",
+    "write_evaluation_artifacts",
 ]

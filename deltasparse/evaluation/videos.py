@@ -96,7 +96,8 @@ def _check_steps(steps):
     if steps is not None and (
             isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ValueError(
-            f"`steps` must be None or a positive int. Received: steps={steps!r}")
+            "`steps` must be None or a positive int. "
+            f"Received: steps={steps!r}")
 
 
 def _total_batches(dataset, steps):
@@ -290,7 +291,8 @@ def evaluate_videos(model, dataset, steps=None, mode="prob", outputs="auto",
         raise ValueError("`mode` must be 'prob' or 'score'. "
                          f"Received: mode={mode!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 2:
-        raise ValueError(f"`top_k` must be an int >= 2. Received: top_k={top_k!r}")
+        raise ValueError("`top_k` must be an int >= 2. "
+                         f"Received: top_k={top_k!r}")
     if outputs not in OUTPUT_KINDS:
         raise ValueError(f"`outputs` must be one of {OUTPUT_KINDS}. "
                          f"Received: outputs={outputs!r}")

@@ -85,7 +85,8 @@ def test_folded_time_video_classifier_scales_with_clip_length():
     assert two.total > 0 and four.total == 2 * two.total
     assert set(two.per_layer) == set(four.per_layer)
     # The pass leaves the model as it was: its layers' calls are restored.
-    assert all("call" not in layer.__dict__ for layer in model._flatten_layers())
+    assert all("call" not in layer.__dict__
+               for layer in model._flatten_layers())
     np.testing.assert_allclose(
         model.predict_on_batch(np.zeros((1, 2, 32, 32, 3), "float32")).sum(),
         1.0, rtol=1e-5)

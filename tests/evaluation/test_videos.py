@@ -37,6 +37,17 @@ def _batches(x, y, index, size=4):
             for i in range(0, len(x), size)]
 
 
+def _dense_model_and_clips(classes, activation, views, seed):
+    """A flatten + dense model on (2, 4, 4, 1) clips, and random clips."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((2, 4, 4, 1)),
+                              keras.layers.Flatten(),
+                              keras.layers.Dense(classes,
+                                                 activation=activation)])
+    rng = np.random.default_rng(seed)
+    return model, rng.normal(size=(views, 2, 4, 4, 1)).astype("float32")
+
+
 def test_probabilities_averaged_per_video(model):
     x, y, index = _views()
     result = evaluate_videos(model, _batches(x, y, index), progress=False,
@@ -107,12 +118,8 @@ def test_video_list_attributes_and_tf_data(model, capsys):
 
 
 def test_logits_softmax_per_view_and_first_seen_order():
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((2, 4, 4, 1)),
-                              keras.layers.Flatten(),
-                              keras.layers.Dense(4, name="logits")])
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(6, 2, 4, 4, 1)).astype("float32") * 5
+    model, x = _dense_model_and_clips(4, None, views=6, seed=1)
+    x = x * 5
     index = np.array([3, 1, 3, 1, 3, 0], "int32")   # ids first seen 3, 1, 0
     labels = np.eye(4, dtype="float32")[[2, 1, 2, 1, 2, 0]]
     logits = np.asarray(model.predict(x, verbose=0), "float64")
@@ -131,12 +138,7 @@ def test_logits_softmax_per_view_and_first_seen_order():
 
 
 def test_multilabel_sigmoid_outputs_give_map():
-    keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((2, 4, 4, 1)),
-                              keras.layers.Flatten(),
-                              keras.layers.Dense(3, activation="sigmoid")])
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(8, 2, 4, 4, 1)).astype("float32")
+    model, x = _dense_model_and_clips(3, "sigmoid", views=8, seed=2)
     video_labels = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0]],
                             "float32")
     index = np.repeat(np.arange(4), 2).astype("int32")
