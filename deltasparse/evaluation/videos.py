@@ -169,15 +169,16 @@ def _aggregate(scores, index, outputs, mode):
 
 
 def _video_labels(labels, index, order):
-    """The label matrix of every video (its views must agree)."""
-    rows = {}
-    for i, row in zip(index.tolist(), labels):
-        first = rows.setdefault(i, row)
-        if first is not row and not np.array_equal(first, row):
-            raise ValueError(
-                "All views of a video must carry the same labels. "
-                f"Received: two label rows for video index {i}")
-    return np.stack([rows[i] for i in order.tolist()]).astype(np.float32)
+    """The label matrix of the videos in `order` (their views must agree)."""
+    videos, first, inverse = np.unique(index, return_index=True,
+                                       return_inverse=True)
+    differs = np.any(labels != labels[first][inverse.reshape(-1)], axis=1)
+    if np.any(differs):
+        raise ValueError(
+            "All views of a video must carry the same labels. Received: "
+            f"different label rows for video index "
+            f"{int(index[np.argmax(differs)])}")
+    return labels[first[np.searchsorted(videos, order)]].astype(np.float32)
 
 
 def _accuracy_figures(prefix, labels, scores, top_k):
