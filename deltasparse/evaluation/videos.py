@@ -184,7 +184,7 @@ def _video_labels(labels, index, order):
 def _accuracy_figures(prefix, labels, scores, top_k):
     single = labels.argmax(axis=1)
     figures = {f"{prefix}_top1": top_k_accuracy(single, scores, 1)}
-    if 1 < top_k <= scores.shape[1]:
+    if top_k < scores.shape[1]:
         figures[f"{prefix}_top{top_k}"] = top_k_accuracy(single, scores,
                                                          top_k)
     figures[f"{prefix}_mean_class_accuracy"] = mean_class_accuracy(single,
@@ -301,6 +301,12 @@ def evaluate_videos(model, dataset, steps=None, mode="prob", outputs="auto",
     scores, labels, index, done, clip_shape = _predict(model, dataset, steps,
                                                        progress)
     video_list = getattr(dataset, "video_list", None)
+    if video_list is not None and (
+            index.min() < 0 or index.max() >= len(video_list)):
+        raise ValueError(
+            f"`video_index` must be in [0, {len(video_list)}) (the videos "
+            "of `dataset.video_list`). Received: video_index in "
+            f"[{index.min()}, {index.max()}]")
     if np.any(labels.sum(axis=1) == 0):
         raise ValueError(
             "Every view needs a label to be evaluated (an unlabeled test "
@@ -326,11 +332,6 @@ def evaluate_videos(model, dataset, steps=None, mode="prob", outputs="auto",
     counts = np.unique(index, return_counts=True)[1]
     views_per_video = int(counts[0]) if np.all(counts == counts[0]) else None
     if video_list is not None:
-        if index.min() < 0 or index.max() >= len(video_list):
-            raise ValueError(
-                f"`video_index` must be in [0, {len(video_list)}) (the videos "
-                "of `dataset.video_list`). Received: video_index in "
-                f"[{index.min()}, {index.max()}]")
         ids = [video_list.video_ids[i] for i in order.tolist()]
         class_names = list(video_list.class_names)
     else:

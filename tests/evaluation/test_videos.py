@@ -173,3 +173,24 @@ def test_bad_batches_and_arguments(model):
         evaluate_videos(model, [], progress=False)
     with pytest.raises(ValueError, match="a label row of zeros"):
         evaluate_videos(model, [(x, 0 * y, index)], progress=False)
+
+
+class _Batches(list):
+    """A list of batches that can carry `view_dataset`'s attributes."""
+
+
+def test_varying_views_and_index_outside_the_video_list(model):
+    x, y, index = _views(seed=3)
+    index = np.array([0] * 5 + [1] * 4 + [2] * 6, "int32")  # sliding clips
+    y = np.eye(3, dtype="float32")[[0, 1, 2]][index]
+    result = evaluate_videos(model, _batches(x, y, index), progress=False)
+    assert result.views["views_per_video"] is None
+    assert result.figures["views"] == 15 and result.figures["videos"] == 3
+    probs = np.asarray(model.predict(x, verbose=0), "float64")
+    np.testing.assert_allclose(result.video_scores[2],
+                               probs[index == 2].mean(0), rtol=1e-6)
+    batches = _Batches(_batches(x, y, index))
+    batches.video_list = VideoList(paths=["a", "b"], num_frames=[4, 4],
+                                   labels=[0, 1], class_names=["p", "q", "r"])
+    with pytest.raises(ValueError, match=r"in \[0, 2\)"):
+        evaluate_videos(model, batches, progress=False)
