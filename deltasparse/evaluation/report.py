@@ -22,7 +22,7 @@ from deltasparse.evaluation.metrics import confusion_matrix
 # Above this many classes the confusion matrix has no per-cell counts.
 CELL_TEXT_MAX_CLASSES = 20
 # Above this many classes only every tenth class is named on the axes.
-TICK_LABEL_MAX_CLASSES = 60
+TICK_LABEL_MAX_CLASSES = 120
 MISCLASSIFIED_TOP_K = 5
 
 
@@ -160,9 +160,9 @@ def plot_confusion_matrix(matrix, class_names, path, title=None):
 
     Colours are the row-normalised matrix (the recall of each class on the
     diagonal). Counts are written in the cells up to
-    `CELL_TEXT_MAX_CLASSES` classes; above `TICK_LABEL_MAX_CLASSES` only
-    every tenth class is named on the axes, so 101 or 400 classes stay
-    readable. Uses matplotlib's Agg canvas (no display, no pyplot state).
+    `CELL_TEXT_MAX_CLASSES` (20) classes; every class is named on the axes
+    up to `TICK_LABEL_MAX_CLASSES` (120, so UCF101's 101 all are), above
+    that only every tenth, so 400 classes stay readable. Uses matplotlib's Agg canvas (no display, no pyplot state).
 
     Args:
         matrix: `(K, K)` counts.
@@ -191,7 +191,7 @@ def plot_confusion_matrix(matrix, class_names, path, title=None):
                     label="fraction of the true class")
     ticks = np.arange(k) if k <= TICK_LABEL_MAX_CLASSES else np.arange(0, k,
                                                                         10)
-    font = 8 if k <= CELL_TEXT_MAX_CLASSES else 6
+    font = 8 if k <= CELL_TEXT_MAX_CLASSES else (6 if k <= 60 else 5)
     labels = [f"{j} {class_names[j]}" if k > TICK_LABEL_MAX_CLASSES
               else class_names[j] for j in ticks]
     axes.set_xticks(ticks, labels, rotation=90, fontsize=font)
