@@ -162,7 +162,8 @@ def plot_confusion_matrix(matrix, class_names, path, title=None):
     diagonal). Counts are written in the cells up to
     `CELL_TEXT_MAX_CLASSES` (20) classes; every class is named on the axes
     up to `TICK_LABEL_MAX_CLASSES` (120, so UCF101's 101 all are), above
-    that only every tenth, so 400 classes stay readable. Uses matplotlib's Agg canvas (no display, no pyplot state).
+    that only every tenth, so 400 classes stay readable. Uses matplotlib's
+    Agg canvas (no display, no pyplot state).
 
     Args:
         matrix: `(K, K)` counts.
