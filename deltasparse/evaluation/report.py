@@ -319,7 +319,8 @@ def format_evaluation(evaluation):
             3 clips x 1 crop uniform 16 112x112     120        61.2  ...
 
         Accuracies and mAP in percent; `-` where a figure does not exist
-        (mAP is shown for multi-label sets, accuracy for single-label ones).
+        (mAP is shown for multi-label sets, accuracy for single-label ones;
+        a column no evaluation has, e.g. top-5 of 3 classes, is left out).
     """
     if isinstance(evaluation, dict):
         items = list(evaluation.items())
@@ -337,6 +338,7 @@ def format_evaluation(evaluation):
                (f"video top-{k}", f"video_top{k}")]
     if any(e.multilabel for _, e in items):
         columns += [("clip mAP", "clip_map"), ("video mAP", "video_map")]
+    columns = [c for c in columns if any(c[1] in e.figures for _, e in items)]
     header = ["views", "T", "size", "videos"] + [c[0] for c in columns]
     table = [header]
     for label, e in items:

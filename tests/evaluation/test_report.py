@@ -135,5 +135,8 @@ def test_format_evaluation_table():
     assert lines[2].split()[-2] == "75.0"
     labelled = format_evaluation({"centre crop": one})
     assert labelled.splitlines()[1].startswith("centre crop")
+    one.figures = {"clip_top1": 0.5, "video_top1": 0.25, "videos": 6}
+    assert format_evaluation(one).splitlines()[0].split()[-4:] == [
+        "clip", "top-1", "video", "top-1"]              # no top-k column
     with pytest.raises(ValueError, match="at least one"):
         format_evaluation([])
