@@ -85,8 +85,9 @@ def read_annotations(path):
     >>> _ = open(path, "w").write(
     ...     "label,youtube_id,time_start,time_end,split\\n"
     ...     "air drumming,abc,4,14,val\\n")
-    >>> read_annotations(path)[0]["label"], read_annotations(path)[0]["time_end"]
-    ('air drumming', 14)
+    >>> row = read_annotations(path)[0]
+    >>> row["label"], row["time_start"], row["time_end"]
+    ('air drumming', 4, 14)
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

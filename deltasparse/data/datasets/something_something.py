@@ -254,7 +254,8 @@ def main(argv=None):
         **preparation.preparation_options(args)), args.output)
 
 
-__all__ = ["NUM_CLASSES", "download_instructions", "prepare_something_something",
+__all__ = ["NUM_CLASSES", "download_instructions",
+           "prepare_something_something",
            "read_annotations", "read_labels", "something_something_videos",
            "template_to_class"]
 

@@ -107,7 +107,8 @@ def safe_video_id(text):
 
 def _check_entries(entries, num_classes):
     entries = [e if isinstance(e, PreparationEntry) else PreparationEntry(
-        e[0], os.fspath(e[1]), tuple(e[2])) for e in entries]
+        e[0], os.fspath(e[1]), (int(e[2]),) if isinstance(e[2], int) else (
+            tuple(int(v) for v in e[2]))) for e in entries]
     seen = set()
     for e in entries:
         if not e.video_id or e.video_id != safe_video_id(e.video_id) or (
@@ -291,38 +292,48 @@ def _is_done(record, entry, output_dir, extract_frames, retry_unreadable):
 # --------------------------------------------------------------------------
 
 
+def _decoded_frames(source, failures):
+    """Yields the frames OpenCV decodes from `source`; a decoder error
+    (corrupt streams can make OpenCV raise) ends it and goes to
+    `failures`."""
+    capture = cv2.VideoCapture(source)
+    try:
+        while True:
+            try:
+                ok, frame = capture.read()
+            except cv2.error as e:
+                failures.append(str(e))
+                return
+            if not ok or frame is None:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
 def _extract_frames(source, folder, jpeg_quality):
     """Writes every frame of `source` to `folder`; returns (frames, reason).
 
     Frames go to a temporary folder that is renamed when complete, so a
-    killed run never leaves a folder that looks finished.
+    killed run never leaves a folder that looks finished. Write errors (a
+    full disk) raise and stop the run; only decoding problems make a video
+    unreadable.
     """
     tmp = f"{folder}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
-    cap = cv2.VideoCapture(source)
-    n, reason = 0, ""
-    try:
-        while True:
-            try:
-                ok, frame = cap.read()
-            except cv2.error as e:  # corrupt streams can make OpenCV raise
-                reason = f"decoding failed after {n} frames: {e}"
-                break
-            if not ok or frame is None:
-                break
-            ok, buf = cv2.imencode(".jpg", frame, params)
-            if not ok:
-                raise RuntimeError(
-                    f"JPEG encoding failed at frame {n} of {source!r}")
-            with open(_frame_file(tmp, n), "wb") as f:
-                f.write(buf.tobytes())
-            n += 1
-    finally:
-        cap.release()
-    if n == 0 and not reason:
-        reason = "no decodable frame"
+    failures = []
+    n = 0
+    for n, frame in enumerate(_decoded_frames(source, failures), 1):
+        ok, buf = cv2.imencode(".jpg", frame, params)
+        if not ok:
+            raise RuntimeError(
+                f"JPEG encoding failed at frame {n - 1} of {source!r}")
+        with open(_frame_file(tmp, n - 1), "wb") as f:
+            f.write(buf.tobytes())
+    reason = (f"decoding failed after {n} frames: {failures[0]}" if failures
+              else "" if n else "no decodable frame")
     if reason:
         shutil.rmtree(tmp, ignore_errors=True)
         return 0, reason
@@ -348,6 +359,21 @@ def _prepare_one(entry, output_dir, extract_frames, jpeg_quality, decode):
         frames, reason = _extract_frames(entry.source, folder, jpeg_quality)
         record["frames_extracted"] = not reason
     return {**record, "frames": int(frames), "reason": reason}
+
+
+def _check_frame_folders(entries, cache):
+    """A video id must not name the frames of another (existing) source."""
+    for e in entries:
+        record = cache.get(e.video_id)
+        if record and record.get("frames_extracted") and record[
+                "source"] != os.path.abspath(e.source) and os.path.exists(
+                record["source"]):
+            raise ValueError(
+                f"The video id {e.video_id!r} already names the extracted "
+                f"frames of {record['source']!r} in this folder; video ids "
+                "must be unique across the subsets of one prepared folder "
+                "(or prepare into another folder). Received: "
+                f"source={e.source!r}")
 
 
 def _run_pool(todo, work, workers, progress, desc, on_result):
@@ -411,7 +437,8 @@ def prepare_videos(entries, output_dir, name, class_names, workers=None,
         entries: iterable of `PreparationEntry` or `(video_id, source,
             labels)` tuples.
         output_dir: str, the prepared folder (created; shared by the
-            subsets of one dataset).
+            subsets of one dataset, so a video id names one source in all
+            of them).
         name: str, the subset's file name, e.g. `"train_split1"`.
         class_names: list of str, label `j` is `class_names[j]`; written to
             `classes.txt` (which must agree with an existing one).
@@ -461,6 +488,7 @@ def prepare_videos(entries, output_dir, name, class_names, workers=None,
     with ucf101.preparation_lock(output_dir):
         write_class_names(output_dir, class_names)
         cache = _read_cache(output_dir)
+        _check_frame_folders(entries, cache)
         todo = [e for e in entries if not _is_done(
             cache.get(e.video_id), e, output_dir, extract_frames,
             retry_unreadable)]

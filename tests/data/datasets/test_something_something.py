@@ -1,4 +1,4 @@
-"""Something-Something V2 parser and preparation on an official-format fixture."""
+"""Something-Something V2 parser and preparation, official-format fixture."""
 
 import json
 import warnings

@@ -2,6 +2,7 @@
 
 import json
 import os
+import runpy
 import warnings
 
 import cv2
@@ -191,3 +192,27 @@ def test_multilabel_list(source, tmp_path):
     assert videos.multilabel
     read = preparation.read_prepared_videos(tmp_path / "out", "train", "")
     np.testing.assert_array_equal(read.label_matrix(), [[1.0, 1.0]])
+
+
+def test_video_id_of_other_frames_is_refused(source, tmp_path):
+    out = tmp_path / "out"
+    preparation.prepare_videos([("x", str(source / "run/a.avi"), 0)], out,
+                               "train", CLASSES, progress=False,
+                               extract_frames=True)
+    with pytest.raises(ValueError, match="already names the extracted"):
+        preparation.prepare_videos([("x", str(source / "run/b.avi"), 0)],
+                                   out, "val", CLASSES, progress=False,
+                                   extract_frames=True)
+
+
+@pytest.mark.parametrize("script", [
+    "prepare_hmdb51.py", "prepare_kinetics.py",
+    "prepare_something_something.py", "prepare_video_list.py"])
+def test_preparation_scripts_show_help(script, monkeypatch, capsys):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                        "dataset_preparation", script)
+    monkeypatch.setattr("sys.argv", [script, "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(path, run_name="__main__")
+    assert info.value.code == 0
+    assert "--output" in capsys.readouterr().out
