@@ -9,6 +9,8 @@ writes one prepared subset::
     <output_dir>/<name>.json         how to read it (frame template, counts)
     <output_dir>/classes.txt         `<index> <class name>`, 0-based
     <output_dir>/unreadable.txt      `<name>\\t<video id>\\t<source>\\t<reason>`
+    <output_dir>/missing_<name>.txt  annotated but absent videos (Kinetics,
+                                     Something-Something V2)
     <output_dir>/frames/<video id>/img_00001.jpg   with `extract_frames`
     <output_dir>/videos/<video id>   links, only for sources with spaces
     <output_dir>/.preparation.jsonl  per-video results (resumption cache)
@@ -728,9 +730,16 @@ def run_command(prepare, output_dir):
         return 1
     subsets = result if isinstance(result, dict) else {result.name: result}
     for name, videos in subsets.items():
+        stem = videos.name.split("/")[-1]
+        missing = os.path.join(output_dir, f"missing_{stem}.txt")
+        count = 0
+        if os.path.isfile(missing):
+            with open(missing, encoding="utf-8") as f:
+                count = sum(1 for line in f if line.strip())
         print(f"{name}: {len(videos)} videos, {videos.num_classes} classes, "
-              f"{len(videos.unreadable)} unreadable -> "
-              f"{os.path.join(output_dir, videos.name.split('/')[-1])}.txt")
+              f"{len(videos.unreadable)} unreadable"
+              + (f", {count} missing (listed in {missing})" if count else "")
+              + f" -> {os.path.join(output_dir, stem)}.txt")
     return 0
 
 

@@ -100,3 +100,18 @@ def test_errors(official, tmp_path):
     assert "prepare_something_something.py" in str(info.value)
     with pytest.raises(FileNotFoundError, match="labels_json"):
         sthv2.read_labels(tmp_path / "absent.json")
+
+
+def test_cli(official, tmp_path, capsys):
+    with pytest.warns(UserWarning, match="not in the videos folder"):
+        code = sthv2.main([
+            "--labels", str(official / "something-something-v2-labels.json"),
+            "--annotations",
+            str(official / "something-something-v2-train.json"),
+            "--videos", str(official / "20bn-something-something-v2"),
+            "--output", str(tmp_path), "--subset", "train",
+            "--any-num-classes", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "something_something_v2/train: 3 videos, 3 classes" in printed
+    assert "1 missing (listed in" in printed
