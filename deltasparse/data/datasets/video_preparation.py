@@ -258,6 +258,12 @@ def _read_cache(output_dir):
     return records
 
 
+def _ends_with_newline(path):
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
 def _compact_cache(output_dir, records):
     ucf101.atomic_write_text(
         os.path.join(output_dir, CACHE_NAME),
@@ -273,11 +279,15 @@ def _frame_file(folder, k):
     return FRAME_TEMPLATE.format(path=folder, index=k + FRAME_OFFSET)
 
 
-def _is_done(record, entry, output_dir, extract_frames, retry_unreadable):
+def _is_done(record, entry, output_dir, extract_frames, retry_unreadable,
+             decode):
     if record is None or record.get("source") != os.path.abspath(
             entry.source) or record.get("signature") != _signature(
             entry.source):
         return False
+    if decode and not record.get("decoded") and not record.get(
+            "frames_extracted"):
+        return False  # counted from the header; a decoded count is wanted
     if record.get("reason"):
         return not retry_unreadable
     if extract_frames:
@@ -350,7 +360,7 @@ def _prepare_one(entry, output_dir, extract_frames, jpeg_quality, decode):
     record = {"video_id": entry.video_id,
               "source": os.path.abspath(entry.source),
               "signature": _signature(entry.source),
-              "frames_extracted": False}
+              "frames_extracted": False, "decoded": bool(decode)}
     if record["signature"] is None:
         return {**record, "frames": 0, "reason": "missing from the source "
                 "folder"}
@@ -493,9 +503,12 @@ def prepare_videos(entries, output_dir, name, class_names, workers=None,
         _check_frame_folders(entries, cache)
         todo = [e for e in entries if not _is_done(
             cache.get(e.video_id), e, output_dir, extract_frames,
-            retry_unreadable)]
+            retry_unreadable, decode)]
         cache_path = os.path.join(output_dir, CACHE_NAME)
-        with open(cache_path, "a", encoding="utf-8") as log:
+        with open(cache_path, "a+", encoding="utf-8") as log:
+            if log.tell() and not _ends_with_newline(cache_path):
+                log.write("\n")  # end the line a killed run cut off
+
             def on_result(record):
                 cache[record["video_id"]] = record
                 log.write(json.dumps(record, sort_keys=True) + "\n")

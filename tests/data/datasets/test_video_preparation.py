@@ -127,6 +127,29 @@ def test_interrupted_run_resumes(source, tmp_path, monkeypatch):
     calls.clear()
     _prepare(source, out, workers=1)
     assert calls == []  # a finished preparation does no work
+    _prepare(source, out, workers=1, decode=True)
+    assert len(calls) == 6  # decoded counts were asked for: probed again
+
+
+def test_cut_off_cache_line_is_ended(source, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".preparation.jsonl").write_text('{"video_id": "run/a.avi", "fr')
+    real = preparation._prepare_one
+    calls = []
+
+    def dies_on_second(entry, *args):
+        calls.append(entry.video_id)
+        if len(calls) == 2:
+            raise SimulatedKill
+        return real(entry, *args)
+
+    monkeypatch.setattr(preparation, "_prepare_one", dies_on_second)
+    with pytest.raises(SimulatedKill):
+        _prepare(source, out, workers=1)
+    lines = (out / ".preparation.jsonl").read_text().splitlines()
+    assert lines[0] == '{"video_id": "run/a.avi", "fr'
+    assert json.loads(lines[1])["video_id"] == calls[0]
 
 
 def test_changed_source_is_probed_again(source, tmp_path):
