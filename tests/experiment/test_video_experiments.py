@@ -27,8 +27,12 @@ def test_missing_prepared_split_names_the_command(tmp_path):
     with pytest.raises(DataNotFoundError) as info:
         glue.resolve_data_root("ucf101", str(tmp_path / "nope"))
     message = str(info.value)
-    assert glue.PREPARE_COMMAND in message
+    assert glue.PREPARE_COMMAND.format(split=1) in message
     assert "python dataset_preparation/prepare_ucf101.py" in message
+    # Another official split: the message prepares that one.
+    with pytest.raises(DataNotFoundError, match="--split 3`") as other:
+        glue.resolve_data_root("ucf101", str(tmp_path / "nope"), split=3)
+    assert "`split=3`" in str(other.value)
     assert "data_root='" in message and "with demo" in message
     # One line of text, no traceback for the CLI.
     assert "\n" not in message and info.value.print_traceback is False
@@ -51,6 +55,21 @@ def test_resolve_and_class_names(tmp_path):
         glue.resolve_data_root("kinetics", root)
     with pytest.raises(ConfigurationError, match="`class_limit`"):
         glue.class_names(root, class_limit=0)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("eval_views", [[1, 2]]), ("eval_views", [[0, 1]]), ("eval_views", [3]),
+    ("eval_views", "[[1, 1]]"), ("eval_aggregate", "mean"), ("split", 4),
+    ("eval_crop_fraction", 1.5), ("eval_view_clip_length", 0)])
+def test_bad_evaluation_keys_name_their_key(key, value):
+    config = {"image_size": [64, 64], "epochs": 1, "batch_size": 2,
+              "eval_batch_size": 1, "eval_clip_length": 4, "eval_steps": None,
+              "steps_per_epoch": None, "validation_steps": None,
+              "eval_weights": "last", "clip_length": 2, key: value}
+    with pytest.raises(ConfigurationError, match=f"`{key}`"):
+        glue.check_config(config, "l1")
+    assert glue.check_views([[1, 1], [10, 3], [2, 10]]) == [
+        (1, 1), (10, 3), (2, 10)]
 
 
 def test_config_key_ignores_non_training_keys():
