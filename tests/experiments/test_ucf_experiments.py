@@ -309,6 +309,39 @@ def check_figures_against_numpy_count(run, results_root, name, folder,
     np.testing.assert_allclose(layers["n"], n)
 
 
+def check_views_evaluation(run, folder):
+    """The evaluate command's video accuracy, views, artifacts and model."""
+    from deltasparse.export import load_model_bundle
+
+    result = run.result
+    assert 0.0 <= result["video_accuracy"] <= 1.0
+    assert result["videos"] >= 1 and result["gflops_per_view"] > 0
+    test_videos = 6  # TINY_DATA: 3 classes x 2 test videos
+    for tag, views in (("1clips_1crops", 1), ("2clips_3crops", 6)):
+        assert result[f"{tag}.videos"] == test_videos
+        assert result[f"{tag}.views"] == views * test_videos
+        assert 0.0 <= result[f"{tag}.video_top1"] <= 1.0
+        assert result[f"{tag}.gflops_per_video"] == pytest.approx(
+            views * result[f"{tag}.gflops_per_view"])
+        with open(os.path.join(folder, "evaluation", tag,
+                               "evaluation.json")) as handle:
+            report = json.load(handle)
+        assert report["views"]["num_clips"] * report["views"][
+            "num_crops"] == views
+        for artifact in ("per_class.csv", "misclassified.csv",
+                         "confusion_matrix.png"):
+            assert os.path.isfile(os.path.join(folder, "evaluation", tag,
+                                               artifact)), artifact
+    # 3-frame views cost 3/4 of the 4-frame clips of the §7 evaluation.
+    assert result["1clips_1crops.gflops_per_view"] == pytest.approx(
+        0.75 * result["gflops_per_view"], rel=0.05)
+    assert os.path.isfile(os.path.join(folder, "evaluation", "sliding",
+                                       "evaluation.json"))
+    bundle = load_model_bundle(folder)
+    assert len(bundle.class_names) == 3 and bundle.image_size == (32, 32)
+    assert bundle.preprocessing == "tf" and bundle.clip_length == 4
+
+
 @pytest.mark.slow
 def test_mobilenet_delta_resume_equals_uninterrupted_and_evaluate(
         tiny_root, tmp_path, monkeypatch, capsys):
@@ -354,8 +387,12 @@ def test_mobilenet_delta_resume_equals_uninterrupted_and_evaluate(
     # checkpoint of the configuration (the same weights).
     weights = os.path.join(folder, "last.weights.h5")
     evaluated = script.ex.run("evaluate", named_configs=["demo"],
-                              config_updates=dict(config, weights=weights))
+                              config_updates=dict(
+                                  config, weights=weights,
+                                  eval_views=[[1, 1], [2, 3]],
+                                  eval_view_clip_length=3))
     assert evaluated.status == "COMPLETED"
+    check_views_evaluation(evaluated, run_folder(tmp_path, name, evaluated))
     assert evaluated.info["initial_weights"]["mismatched"] == []
     assert evaluated.info["initial_weights"]["skipped_absent"] == []
     assert evaluated.result["accuracy"] == pytest.approx(
