@@ -1,0 +1,61 @@
+import json
+
+import keras
+import numpy as np
+
+from deltasparse.export.cli import main
+from deltasparse.export.formats import REPORT_FILE
+from deltasparse.export.model_files import save_model_bundle
+
+
+def _bundle(folder):
+    """A tiny hand-made clip model saved as a bundle (fast to convert)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((2, 8, 8, 3))
+    x = keras.layers.Reshape((2, 8 * 8 * 3))(inputs)
+    x = keras.layers.Dense(4, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    save_model_bundle(model, str(folder), ["run", "jump", "sit"], (8, 8), 2,
+                      "tf")
+    return model
+
+
+def test_cli_exports_and_exits_zero(tmp_path, capsys):
+    _bundle(tmp_path / "run")
+    code = main([str(tmp_path / "run"), "--output", str(tmp_path / "out"),
+                 "--formats", "keras", "tflite_float32", "--clips", "3"])
+    printed = capsys.readouterr()
+    assert code == 0
+    assert "tflite_float32" in printed.out and "max abs diff" in printed.out
+    assert "random clips" in printed.err
+    with open(tmp_path / "out" / REPORT_FILE) as handle:
+        report = json.load(handle)
+    assert set(report["formats"]) == {"keras", "tflite_float32"}
+    assert report["num_sample_clips"] == 3
+    assert report["sample_source"] == "random"
+    assert report["class_names"] == ["run", "jump", "sit"]
+
+
+def test_cli_exit_code_follows_tolerance(tmp_path, capsys):
+    _bundle(tmp_path / "run")
+    common = [str(tmp_path / "run"), "--output", str(tmp_path / "out"),
+              "--formats", "tflite_dynamic_range", "--int8-tolerance", "0"]
+    # A quantized format alone does not fail the command ...
+    assert main(common) == 0
+    # ... unless --strict.
+    assert main(common + ["--strict"]) == 1
+    assert "more than" in capsys.readouterr().err
+
+
+def test_cli_uses_run_info_data_root(tmp_path, capsys):
+    _bundle(tmp_path / "run")
+    with open(tmp_path / "run" / "info.json", "w") as handle:
+        json.dump({"data": {"root": str(tmp_path / "gone")}}, handle)
+    code = main([str(tmp_path / "run"), "--output", str(tmp_path / "out"),
+                 "--formats", "keras"])
+    assert code == 0
+    assert "data root" in capsys.readouterr().err
+    assert np.isfinite(json.load(open(tmp_path / "out" / REPORT_FILE))[
+        "formats"]["keras"]["max_abs_diff"])
