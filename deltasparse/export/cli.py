@@ -148,7 +148,8 @@ def main(argv=None):
         report = export_model(
             bundle, args.output, formats=args.formats, sample_clips=clips,
             tolerance=args.tolerance, int8_tolerance=args.int8_tolerance,
-            seed=args.seed, num_sample_clips=args.clips)
+            seed=args.seed, num_sample_clips=args.clips,
+            sample_source=None if root is None else f"test clips of {root}")
     print(format_table(report))
     print(f"report: {report.report_path}")
     passed = report.passed if args.strict else report.float_formats_passed

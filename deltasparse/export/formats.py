@@ -436,7 +436,7 @@ def export_model(model, output_dir, formats=FORMATS, sample_clips=None,
                  representative_clips=None, tolerance=DEFAULT_TOLERANCE,
                  int8_tolerance=None, class_names=None, clip_length=None,
                  preprocessing=None, int8_io=False, seed=0, progress=True,
-                 num_sample_clips=DEFAULT_SAMPLE_CLIPS):
+                 num_sample_clips=DEFAULT_SAMPLE_CLIPS, sample_source=None):
     """Exports `model` in several formats and checks each against it.
 
     Every format is written into `output_dir` (see `FILE_NAMES`), run on
@@ -471,6 +471,8 @@ def export_model(model, output_dir, formats=FORMATS, sample_clips=None,
         seed: int, seed of the random clips.
         progress: bool, print one line per format.
         num_sample_clips: int, how many random clips. Defaults to 4.
+        sample_source: str or None, where `sample_clips` come from, for
+            the report (e.g. the data root). Defaults to `"given"`.
 
     Returns:
         An `ExportReport`.
@@ -502,7 +504,7 @@ def export_model(model, output_dir, formats=FORMATS, sample_clips=None,
     representative_clips = _clips_array("representative_clips",
                                         representative_clips)
     input_shape = _input_shape(model, sample_clips, clip_length)
-    source = "given"
+    source = sample_source or "given"
     if sample_clips is None:
         source = "random"
         warnings.warn(

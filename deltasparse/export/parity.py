@@ -38,15 +38,17 @@ class ParityResult:
 def to_numpy(outputs):
     """A model's output as a float64 NumPy array.
 
-    Accepts an array or tensor, or a dict / list / tuple holding exactly
-    one (a SavedModel signature returns a dict).
+    Accepts an array, tensor or nested list of numbers, or a dict / list /
+    tuple of tensors holding exactly one (a SavedModel signature returns a
+    dict).
 
     Raises:
         ValueError: for a container with several outputs.
     """
     if isinstance(outputs, dict):
         outputs = list(outputs.values())
-    if isinstance(outputs, (list, tuple)):
+    if isinstance(outputs, (list, tuple)) and all(
+            hasattr(o, "shape") for o in outputs):
         if len(outputs) != 1:
             raise ValueError(
                 "`outputs` must hold a single output tensor to compare. "

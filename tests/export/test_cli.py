@@ -59,3 +59,21 @@ def test_cli_uses_run_info_data_root(tmp_path, capsys):
     assert "data root" in capsys.readouterr().err
     assert np.isfinite(json.load(open(tmp_path / "out" / REPORT_FILE))[
         "formats"]["keras"]["max_abs_diff"])
+
+
+def test_cli_reads_clips_from_data(tmp_path, capsys):
+    from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf
+
+    root = ensure_synthetic_ucf(
+        cache_dir=str(tmp_path / "cache"), classes=3, videos_per_class=4,
+        clips_per_group=2, test_groups=1, frames=8, size=32)
+    _bundle(tmp_path / "run")
+    code = main([str(tmp_path / "run"), "--output", str(tmp_path / "out"),
+                 "--formats", "saved_model", "--data", root, "--clips", "3"])
+    assert code == 0
+    assert "random clips" not in capsys.readouterr().err
+    with open(tmp_path / "out" / REPORT_FILE) as handle:
+        report = json.load(handle)
+    assert report["num_sample_clips"] == 3
+    assert report["sample_source"] == f"test clips of {root}"
+    assert report["formats"]["saved_model"]["max_abs_diff"] <= 1e-4

@@ -148,3 +148,22 @@ def test_argument_errors(tmp_path, delta_model):
                      sample_clips=np.zeros((2, 4, 16, 16, 3)))
     with pytest.raises(ValueError, match="`clip_length`"):
         export_model(delta_model, str(tmp_path))
+
+
+def test_int8_with_integer_inputs_and_outputs(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((2, 8, 8, 3))
+    x = keras.layers.Reshape((2, 8 * 8 * 3))(inputs)
+    x = keras.layers.Dense(4, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    sample = np.random.default_rng(0).uniform(-1, 1, (16, 2, 8, 8, 3))
+    report = export_model(model, str(tmp_path), formats=["tflite_int8"],
+                          sample_clips=sample, int8_io=True, progress=False)
+    result = report.formats["tflite_int8"]
+    assert result.error is None
+    runner = TFLiteRunner(result.path)
+    assert np.dtype(runner.input["dtype"]) == np.int8
+    # Dequantized outputs are close to the float model's logits.
+    assert result.max_abs_diff < 0.1 * np.abs(
+        model.predict_on_batch(sample)).max()
