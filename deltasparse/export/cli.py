@@ -81,7 +81,8 @@ def format_table(report):
             f"{result.top1_agreement:.3f}",
             "yes" if result.passed else "NO",
             ", ".join(result.flex_ops) or "-", floats))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    widths = [max(len(str(row[i])) for row in rows)
+              for i in range(len(header))]
     return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths))
                      .rstrip() for row in rows)
 

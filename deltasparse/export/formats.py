@@ -41,6 +41,7 @@ errors of every layer add up) and the top-1 classes agree on at least
 """
 
 import dataclasses
+import numbers
 import os
 import shutil
 import tempfile
@@ -182,7 +183,7 @@ def check_formats(formats):
 
 def _check_tolerance(name, value):
     if isinstance(value, bool) or not isinstance(
-            value, (int, float)) or not value >= 0:
+            value, numbers.Real) or not value >= 0:
         raise ValueError(
             f"`{name}` must be a number >= 0. Received: {name}={value!r}")
     return float(value)
@@ -478,7 +479,8 @@ def export_model(model, output_dir, formats=FORMATS, sample_clips=None,
         An `ExportReport`.
 
     Raises:
-        ValueError: for unknown formats, bad tolerances or clip shapes.
+        ValueError: for unknown formats, bad tolerances or clip shapes, or
+            a Keras backend other than TensorFlow.
 
     Example:
     >>> model = VideoClassifier.from_preset(  # doctest: +SKIP
@@ -490,6 +492,12 @@ def export_model(model, output_dir, formats=FORMATS, sample_clips=None,
     import keras
     import tensorflow as tf
 
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "`export_model` needs the TensorFlow backend (SavedModel and "
+            "TFLite are TensorFlow formats): run with "
+            "KERAS_BACKEND=tensorflow. "
+            f"Received: backend={keras.backend.backend()!r}")
     if isinstance(model, ModelBundle):
         class_names = model.class_names if class_names is None else class_names
         clip_length = model.clip_length if clip_length is None else clip_length

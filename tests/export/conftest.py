@@ -15,8 +15,11 @@ def calibrated_video_model(preset, seed=0):
     sets every BatchNormalization's moving statistics to the batch's, so
     inference keeps the activations at unit scale.
     """
+    import keras
+
     from deltasparse.models.video_classifier import VideoClassifier
 
+    keras.utils.set_random_seed(seed)
     model = VideoClassifier.from_preset(
         preset, num_classes=3, image_size=CLIP_SHAPE[1:3], alpha=0.25,
         bn_momentum=0.0)

@@ -62,9 +62,9 @@ def test_cli_uses_run_info_data_root(tmp_path, capsys):
 
 
 def test_cli_reads_clips_from_data(tmp_path, capsys):
-    from deltasparse.data.datasets.synthetic_actions import ensure_synthetic_ucf
+    from deltasparse.data.datasets import synthetic_actions
 
-    root = ensure_synthetic_ucf(
+    root = synthetic_actions.ensure_synthetic_ucf(
         cache_dir=str(tmp_path / "cache"), classes=3, videos_per_class=4,
         clips_per_group=2, test_groups=1, frames=8, size=32)
     _bundle(tmp_path / "run")
