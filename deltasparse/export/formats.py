@@ -411,7 +411,7 @@ def _export_one(fmt, model, output_dir, context):
             tmp = os.path.join(output_dir, f".tmp-{os.getpid()}-{MODEL_FILE}")
             model.save(tmp)
             os.replace(tmp, path)
-        import deltasparse.models  # noqa: F401  (registers the layers)
+        import deltasparse.models  # noqa: F401,I001  (registers the layers)
 
         loaded = keras.saving.load_model(path, compile=False)
         return path, keras_predict_fn(loaded), {}

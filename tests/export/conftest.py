@@ -36,3 +36,17 @@ def clips(count, seed):
 @pytest.fixture(scope="module")
 def delta_model():
     return calibrated_video_model("mobilenet_delta")
+
+
+def tiny_clip_model(activation="softmax"):
+    """A hand-made `(B, 2, 8, 8, 3)` -> `(B, 3)` clip model (fast to
+    convert), seeded."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((2, 8, 8, 3))
+    x = keras.layers.Reshape((2, 8 * 8 * 3))(inputs)
+    x = keras.layers.Dense(4, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(3, activation=activation)(x)
+    return keras.Model(inputs, outputs)

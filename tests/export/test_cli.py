@@ -1,22 +1,16 @@
 import json
 
-import keras
 import numpy as np
 
 from deltasparse.export.cli import main
 from deltasparse.export.formats import REPORT_FILE
 from deltasparse.export.model_files import save_model_bundle
+from tests.export.conftest import tiny_clip_model
 
 
 def _bundle(folder):
     """A tiny hand-made clip model saved as a bundle (fast to convert)."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((2, 8, 8, 3))
-    x = keras.layers.Reshape((2, 8 * 8 * 3))(inputs)
-    x = keras.layers.Dense(4, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling1D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
+    model = tiny_clip_model()
     save_model_bundle(model, str(folder), ["run", "jump", "sit"], (8, 8), 2,
                       "tf")
     return model

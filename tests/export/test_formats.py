@@ -16,6 +16,7 @@ from deltasparse.models.sparsity_slots import sparsity_statistics_disabled
 from tests.export.conftest import CLIP_SHAPE
 from tests.export.conftest import calibrated_video_model
 from tests.export.conftest import clips
+from tests.export.conftest import tiny_clip_model
 
 
 def test_statistics_switch(delta_model):
@@ -151,12 +152,7 @@ def test_argument_errors(tmp_path, delta_model):
 
 
 def test_int8_with_integer_inputs_and_outputs(tmp_path):
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((2, 8, 8, 3))
-    x = keras.layers.Reshape((2, 8 * 8 * 3))(inputs)
-    x = keras.layers.Dense(4, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling1D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    model = tiny_clip_model(activation=None)  # logits
     sample = np.random.default_rng(0).uniform(-1, 1, (16, 2, 8, 8, 3))
     report = export_model(model, str(tmp_path), formats=["tflite_int8"],
                           sample_clips=sample, int8_io=True, progress=False)
