@@ -7,8 +7,8 @@ tflite_float32 tflite_dynamic_range tflite_int8] [--data ROOT] [--clips N]
 MODEL is a `.keras` file, a model bundle folder or a finished run's folder
 (`load_model_bundle`). Sample clips (parity) and representative clips (int8
 calibration) come from `--data`, a prepared UCF-style split root read with
-`clip_dataset(root, clip_length, subset="test", ...)` and the bundle's
-frame size and preprocessing; without `--data`, from the run folder's
+`clip_dataset(root, clip_length, subset="test", ...)` (int8 calibration:
+`subset="train"`) and the bundle's frame size and preprocessing; without `--data`, from the run folder's
 Sacred `info.json` (`data.root`) when MODEL is a run folder; otherwise
 random clips, with a warning. The command prints a table and exits with 1
 when a float format (keras, saved_model, tflite_float32) differs from the
@@ -46,14 +46,15 @@ def run_data_root(model_path):
     return data.get("root"), data.get("source")
 
 
-def data_clips(root, bundle, num_clips, source="frames", seed=0):
-    """`num_clips` preprocessed test clips of a prepared split root, in
-    the bundle's clip length, frame size and preprocessing (shuffled with
-    `seed`, so they come from several videos)."""
+def data_clips(root, bundle, num_clips, source="frames", seed=0,
+               subset="test"):
+    """`num_clips` preprocessed clips of a subset of a prepared split root,
+    in the bundle's clip length, frame size and preprocessing (shuffled
+    with `seed`, so they come from several videos)."""
     from deltasparse.data.video.pipeline import clip_dataset
 
     dataset = clip_dataset(
-        root, bundle.clip_length, subset="test", batch_size=num_clips,
+        root, bundle.clip_length, subset=subset, batch_size=num_clips,
         image_size=bundle.image_size,
         preprocessing=bundle.preprocessing, shuffle=True, seed=seed,
         source=source or "frames", progress=False)
@@ -137,10 +138,14 @@ def main(argv=None):
             print(f"warning: the run's data root {root!r} is missing; "
                   "using random clips", file=sys.stderr)
             root = None
-    clips = None
+    clips = representative = None
     if root is not None:
         clips = data_clips(root, bundle, args.clips, source, args.seed)
         print(f"sample clips: {len(clips)} test clips of {root}")
+        if "tflite_int8" in args.formats:
+            representative = data_clips(root, bundle, args.clips, source,
+                                        args.seed, subset="train")
+            print(f"int8 calibration: {len(representative)} train clips")
     else:
         print("warning: no --data and no run data root: the parity check "
               "uses random clips", file=sys.stderr)
@@ -148,6 +153,7 @@ def main(argv=None):
         warnings.simplefilter("ignore", UserWarning)
         report = export_model(
             bundle, args.output, formats=args.formats, sample_clips=clips,
+            representative_clips=representative,
             tolerance=args.tolerance, int8_tolerance=args.int8_tolerance,
             seed=args.seed, num_sample_clips=args.clips,
             sample_source=None if root is None else f"test clips of {root}")

@@ -63,11 +63,13 @@ def test_cli_reads_clips_from_data(tmp_path, capsys):
         clips_per_group=2, test_groups=1, frames=8, size=32)
     _bundle(tmp_path / "run")
     code = main([str(tmp_path / "run"), "--output", str(tmp_path / "out"),
-                 "--formats", "saved_model", "--data", root, "--clips", "3"])
+                 "--formats", "saved_model", "tflite_int8", "--data", root,
+                 "--clips", "3"])
     assert code == 0
     assert "random clips" not in capsys.readouterr().err
     with open(tmp_path / "out" / REPORT_FILE) as handle:
         report = json.load(handle)
     assert report["num_sample_clips"] == 3
+    assert report["num_representative_clips"] == 3
     assert report["sample_source"] == f"test clips of {root}"
     assert report["formats"]["saved_model"]["max_abs_diff"] <= 1e-4
