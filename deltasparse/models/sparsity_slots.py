@@ -17,6 +17,7 @@ this is correct on TensorFlow, JAX and PyTorch, and under
 `tf.distribute`).
 """
 
+import contextlib
 import dataclasses
 
 import keras
@@ -94,6 +95,11 @@ class SparsityAccumulator(keras.layers.Layer):
     turns them into figures at the end; `read()` / `reset()` do it by hand.
     There is one accumulator per model.
 
+    While `statistics_enabled` is False (see `sparsity_statistics_disabled`)
+    `call` returns `x` without touching the variables: a function traced
+    then is free of variable updates (the serving signature of an export;
+    TFLite has no variables by default).
+
     Args:
         slots: list of `SparsitySlot` (or their dicts), one per statistics
             pair, all of one kind.
@@ -132,6 +138,7 @@ class SparsityAccumulator(keras.layers.Layer):
         self.kind = slots[0].kind
         self.supports_masking = False
         self.totals = SparsityTotals(self, (len(slots),))
+        self.statistics_enabled = True
         self.built = True
 
     def call(self, inputs):
@@ -146,6 +153,8 @@ class SparsityAccumulator(keras.layers.Layer):
                 f"Received: {got} tensors"
             )
         x, reference = inputs[0], inputs[1]
+        if not self.statistics_enabled:
+            return x
         l0 = ops.stack(
             [ops.reshape(ops.cast(v, "float32"), ()) for v in inputs[2:2 + count]]
         )
@@ -286,6 +295,39 @@ def find_accumulator(model):
     return None
 
 
+@contextlib.contextmanager
+def sparsity_statistics_disabled(model):
+    """Context in which the `SparsityAccumulator`s of `model` pass their
+    input through without updating their sums.
+
+    Trace a serving function inside it (e.g. for SavedModel or TFLite
+    export) to keep the statistics out of the exported graph; outside it
+    (and after it, also when the body raises) the model sums its
+    statistics as before. A model without slots is left unchanged.
+
+    Args:
+        model: a `keras.Model` (or layer).
+
+    Example:
+    >>> model = keras.Sequential([keras.Input((2,))])
+    >>> with sparsity_statistics_disabled(model):
+    ...     pass
+    """
+    accumulators = [
+        layer for layer in model._flatten_layers(include_self=True,
+                                                 recursive=True)
+        if isinstance(layer, SparsityAccumulator)
+    ]
+    previous = [layer.statistics_enabled for layer in accumulators]
+    for layer in accumulators:
+        layer.statistics_enabled = False
+    try:
+        yield model
+    finally:
+        for layer, enabled in zip(accumulators, previous):
+            layer.statistics_enabled = enabled
+
+
 def model_sparsity_slots(model):
     """`model.sparsity_slots` for any Keras model: the slots described by
     its `SparsityAccumulator` (an empty tuple without one)."""
@@ -300,4 +342,5 @@ __all__ = [
     "find_accumulator",
     "measured_frames",
     "model_sparsity_slots",
+    "sparsity_statistics_disabled",
 ]
