@@ -16,6 +16,8 @@ _SUBMODULES = (
     "data",
     "evaluation",
     "experiment",
+    "export",
+    "inference",
     "layers",
     "models",
     "ops",

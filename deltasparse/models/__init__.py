@@ -12,6 +12,7 @@ from deltasparse.models.sparsity_logger import accumulated_figures
 from deltasparse.models.sparsity_logger import reset_sparsity_totals
 from deltasparse.models.sparsity_slots import SparsityAccumulator
 from deltasparse.models.sparsity_slots import SparsitySlot
+from deltasparse.models.sparsity_slots import sparsity_statistics_disabled
 from deltasparse.models.temporal_autoencoder.blocks import GroupSlownessPenalty
 from deltasparse.models.temporal_autoencoder.losses import FrameReconstructionLoss
 from deltasparse.models.temporal_autoencoder.losses import Keras2CategoricalCrossentropy
@@ -50,5 +51,6 @@ __all__ = [
     "read_weights",
     "reset_sparsity_totals",
     "sparsity_figures",
+    "sparsity_statistics_disabled",
     "transfer_weights",
 ]
