@@ -694,6 +694,9 @@ def _initial_weights(config, model, sparsity):
     return reports if sparsity is None else reports["initial_weights"]
 
 
+_SPARSITY_PREFIXES = ("delta_density", "act_density", "op_ratio", "macs_")
+
+
 def _gflops_per_view(model, clip_length, image_size):
     """Counted GMACs of one view (`deltasparse.evaluation.count_macs`)."""
     from deltasparse.evaluation import count_macs
@@ -751,10 +754,15 @@ def evaluate_views(config, run, model, clips, step=0):
                       gflops_per_video=gflops * evaluation.figures["views"]
                       / evaluation.figures["videos"])
         for key, value in values.items():
-            if isinstance(value, (int, float)):
+            # The sparsity figures of every view setting stay in its
+            # evaluation.json; the §7 evaluation reports them once.
+            if isinstance(value, (int, float)) and not key.startswith(
+                    _SPARSITY_PREFIXES):
                 figures[f"{tag}.{key}"] = plain(value)
                 run.log_scalar(f"test.{tag}.{key}", float(value), step)
-        evaluations[f"{num_clips} clips x {num_crops} crops"] = evaluation
+        label = (f"{num_clips} clip{'s' * (num_clips != 1)} x {num_crops} "
+                 f"crop{'s' * (num_crops != 1)}")
+        evaluations[label] = evaluation
     return figures, evaluations
 
 

@@ -132,7 +132,12 @@ def main(argv=None):
         bundle.clip_length = args.clip_length
     root, source = args.data, args.source
     if root is None:
-        root, run_source = run_data_root(args.model)
+        # The folder the model was found in (results/<experiment> stands
+        # for its newest run), then what the bundle itself records.
+        root, run_source = run_data_root(bundle.path)
+        if root is None:
+            root = bundle.info.get("data_root")
+            run_source = bundle.info.get("source")
         source = source or run_source
         if root is not None and not os.path.isdir(root):
             print(f"warning: the run's data root {root!r} is missing; "

@@ -137,8 +137,9 @@ def test_evaluate_with_layers_counts_the_first_clips():
     model = tiny_video_model("delta")
     x, y = tiny_data(batches=3, batch=4, seed=2)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
-    figures, layers = protocol.evaluate_with_layers(model, dataset, steps=2,
-                                                    layer_clips=6)
+    figures, layers, evaluation = protocol.evaluate_with_layers(
+        model, dataset, steps=2, layer_clips=6)
+    assert evaluation is None  # clips, not views: clip figures only
     assert figures["clips"] == 8 and figures["steps"] == 2
     # The per-layer counts are those of the first 6 clips (two batches).
     l0, n, frames = numpy_counts(model, x[:6], 6)
@@ -149,3 +150,36 @@ def test_evaluate_with_layers_counts_the_first_clips():
     l0, n, _ = numpy_counts(model, x[:8], 4)
     assert figures["delta_density_all"] == pytest.approx(l0.sum() / n.sum())
     assert protocol.evaluate_with_layers(model, dataset, steps=1)[1] is None
+
+
+def test_evaluate_with_layers_on_views_gives_clip_and_video_figures():
+    """`protocol_figures` against a NumPy reference on 3 videos x 4 views."""
+    from deltasparse.data.video import VideoList
+    from deltasparse.evaluation.clips import plain_crossentropy
+
+    keras.utils.set_random_seed(0)
+    model = tiny_video_model("delta")
+    x, y = tiny_data(batches=3, batch=4, seed=3)
+    labels = np.argmax(y, axis=1)
+    index = np.repeat(np.arange(3, dtype=np.int32), 4)
+    y = np.eye(y.shape[1], dtype=np.float32)[labels[index * 4]]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y, index)).batch(4)
+    dataset.video_list = VideoList(
+        paths=["a", "b", "c"], num_frames=[8, 8, 8],
+        labels=[(int(labels[i * 4]),) for i in range(3)],
+        class_names=[str(j) for j in range(y.shape[1])])
+    figures, layers, evaluation = protocol.evaluate_with_layers(
+        model, dataset, layer_clips=2)
+    p = np.asarray(model.predict_on_batch(x), "float64")
+    true = np.argmax(y, axis=1)
+    assert figures["accuracy"] == pytest.approx(
+        np.mean(np.argmax(p, axis=1) == true))
+    assert figures["loss"] == pytest.approx(
+        np.mean(plain_crossentropy(y, p)), rel=1e-5)
+    video_p = p.reshape(3, 4, -1).mean(axis=1)
+    assert figures["video_accuracy"] == pytest.approx(np.mean(
+        np.argmax(video_p, axis=1) == true[::4]))
+    assert figures["clips"] == 12 and figures["videos"] == 3
+    assert evaluation.video_ids == ["a", "b", "c"]
+    assert layers is not None and float(np.asarray(layers["frames"])) == 2 * (
+        x.shape[1] - 1)
