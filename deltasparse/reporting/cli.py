@@ -198,6 +198,10 @@ def run(args):
         print(f"({hidden} config {keys} the same value in every run; "
               "--all-config or --columns 'config.*' shows them)",
               file=sys.stderr)
+    hidden = hidden_config_count(table, columns, "result.")
+    if not args.columns and hidden and args.format == "text":
+        print(f"({hidden} more result keys; --columns 'id,result.*' shows "
+              "them)", file=sys.stderr)
     results = load_result_tables(args.path, runs=table)
     if len(results) and args.format != "csv":
         print()

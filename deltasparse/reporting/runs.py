@@ -55,6 +55,16 @@ FINAL_METRIC_PATTERNS = ("*test.accuracy", "*test_accuracy", "*test.acc",
 """Final-evaluation metrics shown in the summary (`test.accuracy` of the UCF
 experiments, `result.stacked.test_accuracy` of the group k-sparse ones)."""
 
+HEADLINE_RESULT_PATTERNS = (
+    "dataset", "num_labeled", "stage", "epochs", "accuracy", "video_accuracy",
+    "loss", "*test_accuracy", "delta_density_all", "act_density_all",
+    "op_ratio_counted", "gflops_per_view", "*.video_top1")
+"""Result keys a summary keeps when a run returns more than
+`MAX_RESULT_COLUMNS` of them (the UCF101 experiments return every
+per-group density and every multi-view figure)."""
+
+MAX_RESULT_COLUMNS = 12
+
 _RESULT_KEYS_FIRST = ("dataset", "num_labeled", "stage", "epochs")
 _SACRED_FILES = ("run.json", "config.json", "metrics.json", "info.json",
                  "cout.txt")
@@ -834,7 +844,9 @@ def summary_columns(table):
     was corrected (`DIED`) or a run is `UNREADABLE`; only the config keys
     whose values differ between the rows; the headline result (`result`
     when it is a scalar or a list, `result.<key>` for a dict of scalars);
-    and the final test-accuracy metrics (`FINAL_METRIC_PATTERNS`:
+    (only its headline keys, `HEADLINE_RESULT_PATTERNS`, when there are
+    more than `MAX_RESULT_COLUMNS`); and the final test-accuracy metrics
+    (`FINAL_METRIC_PATTERNS`:
     `metric:test.accuracy`, `metric:result.stacked.test_accuracy`, ...)
     unless the result dict already holds the same value.
 
@@ -853,6 +865,9 @@ def summary_columns(table):
     cols += varying_columns(rows, config)
     results = [c for c in table.columns
                if c.startswith("result.") and c not in cols]
+    if len(results) > MAX_RESULT_COLUMNS:
+        results = [c for p in HEADLINE_RESULT_PATTERNS for c in results
+                   if fnmatch.fnmatchcase(c[len("result."):], p)]
     if any(r.get("result") is not None for r in rows) and not results:
         cols.append("result")
     cols += results
@@ -872,9 +887,10 @@ def summary_columns(table):
     return cols
 
 
-def hidden_config_count(table, columns):
-    """How many config keys are left out of `columns` (for a hint line)."""
-    config = [c for c in table.columns if c.startswith("config.")]
+def hidden_config_count(table, columns, prefix="config."):
+    """How many config keys (or other `prefix` columns) are left out of
+    `columns` (for a hint line)."""
+    config = [c for c in table.columns if c.startswith(prefix)]
     return len([c for c in config if c not in columns])
 
 

@@ -150,3 +150,24 @@ def test_csv_file_keeps_full_names(finished_runs, tmp_path, capsys):
     assert rows[1]["config._algo.mode"] == "groupwtacnn"
     assert float(rows[0]["metric:pretrain.loss"]) == pytest.approx(1 / 3)
     assert f"wrote {out}" in capsys.readouterr().err
+
+
+def test_summary_keeps_headline_results_of_a_wide_result(tmp_path, capsys):
+    """A UCF-like result (every density, every view setting) stays short."""
+    result = {"accuracy": 0.5, "video_accuracy": 0.6, "loss": 1.2,
+              "delta_density_all": 0.17, "op_ratio_counted": 0.19,
+              "3clips_3crops.video_top1": 0.7,
+              "3clips_3crops.clip_top1": 0.4}
+    result.update({f"delta_density_block{i}": 0.1 for i in range(13)})
+    write_run(tmp_path, 1, result=result)
+    table = load_runs(str(tmp_path))
+    columns = summary_columns(table)
+    results = [c[len("result."):] for c in columns if c.startswith("result.")]
+    assert results == ["accuracy", "video_accuracy", "loss",
+                       "delta_density_all", "op_ratio_counted",
+                       "3clips_3crops.video_top1"]
+    assert main([str(tmp_path)]) == 0
+    assert "(14 more result keys; --columns 'id,result.*'" in (
+        capsys.readouterr().err)
+    assert main([str(tmp_path), "--columns", "id,result.*"]) == 0
+    assert "delta_density_block12" in capsys.readouterr().out
