@@ -32,11 +32,21 @@ What a run records (in its own folder, `results/<experiment>/<run id>/`):
   (best `val_accuracy`, across resumes and phases), `layer_sparsity.png`
   (per-layer densities of the first `plot_clips` evaluation clips; absent
   for a model without slots) and `layer_sparsity.json` (its numbers);
+  `model.keras` + `model_info.json` (the evaluated model, its class names,
+  frame size, clip length and preprocessing: what `deltasparse-export` and
+  `deltasparse-demo` read); `evaluation/sliding/` and
+  `evaluation/<N>clips_<K>crops/` per `eval_views` entry (`evaluation.json`
+  with the views, clip length, input size, counted GFLOPs per view and per
+  video and every figure; `per_class.csv`, `confusion_matrix.png`,
+  `misclassified.csv`);
 - `_run.info`: `data` (dataset, root, class count, clip counts), `model`,
   `initial_weights` (the transfer report), `resume`, `checkpoint_dir`,
   `timings` (seconds per stage) and `final` (the evaluation figures);
-- `_run.result`: the dict returned by the command: test `accuracy`,
-  `loss`, `clips`, `steps` and every sparsity figure, plus (training)
+- `_run.result`: the dict returned by the command: test `accuracy` (clip),
+  `video_accuracy` (the clips of each video averaged, `eval_aggregate`),
+  `clip_top5`, `video_top5`, mean-class accuracies, `loss`, `clips`,
+  `videos`, `steps`, `gflops_per_view`, every sparsity figure and
+  `<N>clips_<K>crops.<figure>` per `eval_views` entry, plus (training)
   `last_epoch.{loss,accuracy,val_loss,val_accuracy}`, `epochs` and
   `resumed_from_epoch`.
 
@@ -57,7 +67,10 @@ Differences from the original scripts (spec §5-§7, §10), all deliberate:
   generator read the training videos (spec §10 item 1). UCF101's official
   lists have no separate validation split.
 - The final evaluation uses the inference settings of spec §7 (T = 32,
-  sequence stride 16, batch 1 by default) on the trained model itself;
+  sequence stride 16, batch 1 by default) on the trained model itself,
+  and adds video accuracy (the original reported clip accuracy only); a
+  test video shorter than one evaluation clip now gives one looped clip
+  instead of none;
   `loss` is the plain cross-entropy without the sparsity terms (the
   original inference scripts rebuilt the model with `sp_rate=0`; its TD
   ResNet-50 baseline inference kept an L1 `sp_rate` 1e-5 in the loss, the
