@@ -305,12 +305,30 @@ def _top_k_name(figures):
     return names[0][0] if names else None
 
 
-def format_evaluation(evaluation):
+def _row_values(values, items):
+    """`values` (None, a number, a list or a dict by label) per row."""
+    if values is None:
+        return None
+    if isinstance(values, dict):
+        return [values.get(label) for label, _ in items]
+    if isinstance(values, (list, tuple)):
+        if len(values) != len(items):
+            raise ValueError(
+                "`gflops_per_view` must have one value per evaluation. "
+                f"Received: {len(values)} values for {len(items)} rows")
+        return list(values)
+    return [float(values)] * len(items)
+
+
+def format_evaluation(evaluation, gflops_per_view=None):
     """A short table of clip vs video figures, one row per views setting.
 
     Args:
         evaluation: a `VideoEvaluation`, a list of them, or a dict label ->
             `VideoEvaluation` (the labels name the rows).
+        gflops_per_view: None, a number (every row) or a list / dict (by
+            row label) of counted GFLOPs per view; adds a `GFLOPs/video`
+            column (per view x the mean views per video).
 
     Returns:
         str, e.g.
@@ -340,8 +358,11 @@ def format_evaluation(evaluation):
         columns += [("clip mAP", "clip_map"), ("video mAP", "video_map")]
     columns = [c for c in columns if any(c[1] in e.figures for _, e in items)]
     header = ["views", "T", "size", "videos"] + [c[0] for c in columns]
+    gflops = _row_values(gflops_per_view, items)
+    if gflops is not None:
+        header.append("GFLOPs/video")
     table = [header]
-    for label, e in items:
+    for number, (label, e) in enumerate(items):
         size = e.views.get("image_size")
         row = [label or _views_label(e.views),
                str(e.views.get("clip_length", "-")),
@@ -350,6 +371,11 @@ def format_evaluation(evaluation):
         for _, key in columns:
             value = e.figures.get(key)
             row.append("-" if value is None else f"{100 * value:.1f}")
+        if gflops is not None:
+            per_video = e.figures.get("views", 0) / max(
+                e.figures.get("videos", 1), 1)
+            value = gflops[number]
+            row.append("-" if value is None else f"{value * per_video:.3g}")
         table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = []

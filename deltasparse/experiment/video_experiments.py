@@ -745,7 +745,7 @@ def evaluate_views(config, run, model, clips, step=0):
 
     Returns:
         `(figures, evaluations)`: the flat dict and `{label:
-        VideoEvaluation}` for the summary table.
+        (VideoEvaluation, GFLOPs per view)}` for the summary table.
     """
     from deltasparse.evaluation import evaluate_videos
 
@@ -775,7 +775,7 @@ def evaluate_views(config, run, model, clips, step=0):
                 run.log_scalar(f"test.{tag}.{key}", float(value), step)
         label = (f"{num_clips} clip{'s' * (num_clips != 1)} x {num_crops} "
                  f"crop{'s' * (num_crops != 1)}")
-        evaluations[label] = evaluation
+        evaluations[label] = (evaluation, gflops)
     return figures, evaluations
 
 
@@ -817,7 +817,7 @@ def evaluate_model(config, run, model, clips, step=0):
             config, extra={"sequence_stride": config["eval_sequence_stride"]})
         result["gflops_per_view"] = gflops
         evaluations[f"sliding, stride {config['eval_sequence_stride']}"] = (
-            evaluation)
+            evaluation, gflops)
     for key, value in result.items():
         if isinstance(value, (int, float)):
             run.log_scalar(f"test.{key}", float(value), step)
@@ -850,7 +850,9 @@ def evaluate_model(config, run, model, clips, step=0):
     result.update(views)
     evaluations.update(more)
     if evaluations:
-        print(format_evaluation(evaluations))
+        print(format_evaluation(
+            {k: e for k, (e, _) in evaluations.items()},
+            gflops_per_view={k: g for k, (_, g) in evaluations.items()}))
     run.info["final"] = dict(result)
     return result
 

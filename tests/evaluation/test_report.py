@@ -140,3 +140,12 @@ def test_format_evaluation_table():
         "clip", "top-1", "video", "top-1"]              # no top-k column
     with pytest.raises(ValueError, match="at least one"):
         format_evaluation([])
+    # GFLOPs per video = per view x views per video (12 views, 6 videos).
+    one.figures = dict(one.figures, views=12)
+    table = format_evaluation({"a": one, "b": one},
+                              gflops_per_view={"a": 1.5, "b": None})
+    assert table.splitlines()[0].endswith("GFLOPs/video")
+    assert table.splitlines()[1].split()[-1] == "3"
+    assert table.splitlines()[2].split()[-1] == "-"
+    with pytest.raises(ValueError, match="one value per evaluation"):
+        format_evaluation([one], gflops_per_view=[1.0, 2.0])
