@@ -37,6 +37,18 @@ def test_layers_and_ops_do_not_pull_data_or_experiment_code():
     assert line == "[]"
 
 
+def test_export_and_inference_do_not_pull_experiment_code():
+    line = _run(
+        "import sys\n"
+        "import deltasparse.export.cli, deltasparse.export.formats\n"
+        "import deltasparse.inference.demo, deltasparse.evaluation\n"
+        "bad = [m for m in sys.modules if m.startswith("
+        "('deltasparse.experiment', 'sacred'))]\n"
+        "print(sorted(bad))"
+    )
+    assert line == "[]"
+
+
 def test_public_api():
     import deltasparse
 
