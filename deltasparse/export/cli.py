@@ -122,11 +122,20 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of `deltasparse-export`; returns the exit code."""
+    """Entry point of `deltasparse-export`; returns the exit code (1 with
+    one `error:` line for a missing model or data, or a bad argument)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.clips < 1:
         parser.error(f"`--clips` must be >= 1. Received: clips={args.clips}")
+    try:
+        return _export(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _export(args):
     bundle = load_model_bundle(args.model)
     if args.clip_length is not None:
         bundle.clip_length = args.clip_length

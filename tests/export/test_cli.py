@@ -73,3 +73,10 @@ def test_cli_reads_clips_from_data(tmp_path, capsys):
     assert report["num_representative_clips"] == 3
     assert report["sample_source"] == f"test clips of {root}"
     assert report["formats"]["saved_model"]["max_abs_diff"] <= 1e-4
+
+
+def test_cli_missing_model_is_one_error_line(tmp_path, capsys):
+    assert main([str(tmp_path / "nope"), "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: `path` must be") and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
