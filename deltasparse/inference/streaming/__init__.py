@@ -1,0 +1,2 @@
+"""Streaming delta inference: incremental linear kernels (`kernels`) and
+their measured dense fallbacks (`calibration`)."""
