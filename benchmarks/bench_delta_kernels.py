@@ -151,7 +151,7 @@ def tf_dense_seconds(kernel, spec, shape, repeats):
     else:
         function = tf.function(lambda a: tf.nn.conv2d(
             a, weights, stride, padding.upper()))
-    return calibration._median_time(lambda: function(x).numpy(), repeats)
+    return calibration._median_times([lambda: function(x).numpy()], repeats)[0]
 
 
 def benchmark(args):

@@ -14,7 +14,7 @@ float32, with NumPy (OpenBLAS):
   a 1x1 convolution simply the changed rows), multiplied by the kernel
   matrix in ONE matmul and scatter-added into the cached output.
 - `DepthwiseConv2DKernel`: the same gather, then a per-channel weighted sum
-  over the `kh * kw` taps.
+  over the `kh * kw` taps (`np.einsum`).
 - `DenseKernel`: the changed rows and input features of `(B, Cin)` are
   gathered and multiplied by the matching kernel rows.
 
@@ -23,15 +23,25 @@ exactly the output pixels that may change, so the executed MACs are the
 minimum for a per-pixel scheme (tiles recompute unchanged pixels of every
 touched tile), and one gather plus one matmul per layer keeps the number of
 NumPy calls (the per-call overhead, not arithmetic, dominates at these
-sizes) constant. Why NumPy and not TensorFlow: a TF call costs 1.3-1.9 ms of
-dispatch at these sizes, more than a whole sparse update at low density
-(see the issue's probe and `benchmarks/bench_delta_kernels.py`).
+sizes) constant. The gathers index a strided window view of the padded
+delta once per output pixel (no copy of the whole input). Why NumPy and not
+TensorFlow: a TF call costs 1.3-1.9 ms of dispatch at these sizes, more
+than a whole sparse update at low density; even the dense routines
+(im2col + one OpenBLAS matmul; depthwise `np.einsum` on the window view)
+beat a compiled `tf.function` per layer at batch 1 on this 2-core machine
+(sum over the layers at 224x224: MobileNet about 25 ms vs 37 ms, ResNet50
+about 71 ms vs 108 ms; `benchmarks/bench_delta_kernels.py --tf`).
 
 Each kernel falls back to its dense routine, `y += f(delta)` over the whole
 output, when the fraction of output pixels to recompute exceeds
 `dense_above` (the sparse path then does more work per MAC than the dense
-one). The default comes from `calibration.default_thresholds()`, measured on
-the development machine by `calibration.measure_break_even`.
+one). The decision is made once per call for the whole batch of streams.
+The default comes from `calibration.default_thresholds()`, measured on the
+development machine by `calibration.measure_break_even`.
+
+A kernel keeps padding buffers between calls (that is what makes the
+padded copy of a sparse delta cost O(changed pixels)): use one kernel
+object per thread.
 
 Multithreaded OpenBLAS spins its worker threads; on a small shared CPU that
 makes a 1 ms matmul take 8-30 ms (measured). Set `OPENBLAS_NUM_THREADS=1`
@@ -167,13 +177,11 @@ class _SpatialKernel:
                 height, kh, sh, dh, self.padding)
             out_w, left, right = _output_geometry(
                 width, kw, sw, dw, self.padding)
-            padded_w = width + left + right
-            taps = (np.arange(kh)[:, None] * dh * padded_w
-                    + np.arange(kw)[None, :] * dw).reshape(-1)
             self._geometries[key] = dict(
                 out_h=out_h, out_w=out_w, top=top, left=left,
-                padded_h=height + top + bottom, padded_w=padded_w,
-                padded=bool(top or bottom or left or right), taps=taps)
+                padded_h=height + top + bottom,
+                padded_w=width + left + right,
+                padded=bool(top or bottom or left or right))
         return self._geometries[key]
 
     def _check_input(self, x, name):
