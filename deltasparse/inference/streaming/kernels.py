@@ -479,7 +479,8 @@ class DenseKernel:
 
     Example:
     >>> import numpy as np
-    >>> dense = DenseKernel(np.eye(3, dtype=np.float32), np.ones(3, np.float32))
+    >>> dense = DenseKernel(np.eye(3, dtype=np.float32),
+    ...                     np.ones(3, np.float32))
     >>> y = dense.dense(np.zeros((2, 3), np.float32))
     >>> delta = np.zeros((2, 3), np.float32); delta[1, 2] = 5.0
     >>> dense.update(y, delta, delta != 0).tolist(), y[1].tolist()
