@@ -8,34 +8,43 @@ kernels here do exactly that for a batch of streams, channels-last, in
 float32, with NumPy (OpenBLAS):
 
 - `Conv2DKernel`: any kernel size, stride, dilation, `"same"`/`"valid"`.
-  The changed output pixels (the receptive-field dilation of the changed
-  input pixels) are listed; their receptive fields are gathered from the
-  (padded) delta into one matrix (an im2col of the changed pixels only; for
-  a 1x1 convolution simply the changed rows), multiplied by the kernel
-  matrix in ONE matmul and scatter-added into the cached output.
-- `DepthwiseConv2DKernel`: the same gather, then a per-channel weighted sum
-  over the `kh * kw` taps (`np.einsum`).
+- `DepthwiseConv2DKernel`: the same, per channel (`depth_multiplier=1`).
 - `DenseKernel`: the changed rows and input features of `(B, Cin)` are
   gathered and multiplied by the matching kernel rows.
 
-Why pixel granularity and not tiles with a halo: the gathered matrix holds
-exactly the output pixels that may change, so the executed MACs are the
-minimum for a per-pixel scheme (tiles recompute unchanged pixels of every
-touched tile), and one gather plus one matmul per layer keeps the number of
-NumPy calls (the per-call overhead, not arithmetic, dominates at these
-sizes) constant. The gathers index a strided window view of the padded
-delta once per output pixel (no copy of the whole input). Why NumPy and not
-TensorFlow: a TF call costs 1.3-1.9 ms of dispatch at these sizes, more
-than a whole sparse update at low density; even the dense routines
-(im2col + one OpenBLAS matmul; depthwise `np.einsum` on the window view)
-beat a compiled `tf.function` per layer at batch 1 on this 2-core machine
-(sum over the layers at 224x224: MobileNet about 25 ms vs 37 ms, ResNet50
-about 71 ms vs 108 ms; `benchmarks/bench_delta_kernels.py --tf`).
+Two sparse methods, chosen per kernel by measurement (attribute `method`):
+
+- `"gather"` (1x1 and strided kernels): the changed output pixels (the
+  receptive-field dilation of the changed input pixels) are listed, their
+  receptive fields are gathered from the zero-padded delta into one matrix
+  (an im2col of the changed pixels only; for a 1x1 convolution simply the
+  changed rows) by one fancy index on a strided window view, multiplied by
+  the kernel matrix in ONE matmul (depthwise: one `np.einsum`) and
+  scatter-added into the cached output.
+- `"scatter"` (k x k, stride 1): the changed input rows are gathered once
+  and, for every tap `(i, j)`, multiplied by `kernel[i, j]` and added to the
+  output pixels they reach through that tap (distinct within one tap, so a
+  fancy-index `+=` is exact). It executes `changed inputs x taps` products
+  instead of `dilated outputs x taps`: for scattered changes up to `kh * kw`
+  times fewer (measured 2x faster than the gather at 5 % random pixels).
+
+Why pixels and not tiles with a halo: both methods execute only products
+that involve a changed input pixel or a changed output pixel, tiles also
+recompute the unchanged pixels of every touched tile, and a constant number
+of NumPy calls per layer (the per-call overhead, not arithmetic, dominates
+at these sizes). Why NumPy and not TensorFlow: a TF call costs 1.3-1.9 ms of
+dispatch at these sizes, more than a whole sparse update at low density;
+even the dense routines (im2col + one OpenBLAS matmul; depthwise
+`np.einsum` on the window view) beat a compiled `tf.function` per layer at
+batch 1 on this 2-core machine (sum over the layers at 224x224: MobileNet
+about 25 ms vs 37 ms, ResNet50 about 71 ms vs 108 ms;
+`benchmarks/bench_delta_kernels.py --tf`).
 
 Each kernel falls back to its dense routine, `y += f(delta)` over the whole
-output, when the fraction of output pixels to recompute exceeds
-`dense_above` (the sparse path then does more work per MAC than the dense
-one). The decision is made once per call for the whole batch of streams.
+output, when its changed fraction exceeds `dense_above` (the sparse path
+then costs more than the dense one): the fraction of output pixels to
+recompute for `"gather"`, of changed input pixels for `"scatter"` (for
+both, about the fraction of dense MACs the sparse path executes). The decision is made once per call for the whole batch of streams.
 The default comes from `calibration.default_thresholds()`, measured on the
 development machine by `calibration.measure_break_even`.
 
@@ -151,6 +160,12 @@ class _SpatialKernel:
         self.dense_macs = 0
         self._geometries = {}
         self._buffers = {}
+        # Measured (benchmarks/bench_delta_kernels.py, `--methods`): the
+        # scatter of changed inputs wins for k x k stride 1 (2x the gather
+        # at sparse random pixels); the gather of changed outputs wins for
+        # strided kernels (fewer outputs than inputs) and for 1x1.
+        self.method = "scatter" if self.strides == (1, 1) \
+            and self.kernel_size != (1, 1) else "gather"
 
     @property
     def dense_above(self):
@@ -305,7 +320,7 @@ class _SpatialKernel:
 
         Returns:
             Bool array (B, Ho, Wo): the output pixels that may have changed
-            (the receptive-field dilation of `changed`).
+            (the receptive-field dilation of `changed`; a new array).
         """
         geometry = self._check_input(delta, "delta")
         shape = self.output_shape(delta.shape)
@@ -317,24 +332,76 @@ class _SpatialKernel:
         out_changed = self._dilate(changed, geometry)
         total = int(out_changed.size)
         self.dense_macs = total * self.macs_per_pixel
-        count = np.count_nonzero(out_changed)
+        if self.method == "gather":
+            count = np.count_nonzero(out_changed)
+            fraction = count / total
+        else:
+            changed_index = np.flatnonzero(changed)
+            count = len(changed_index)
+            fraction = count / changed.size
         if count == 0:
             self.last_macs = 0
             return out_changed
-        if count > self.threshold(delta.shape) * total:
+        y_flat = y.reshape(-1, self.units)
+        if fraction > self.threshold(delta.shape):
             y += self._dense_linear(
                 self._padded(delta, geometry), geometry, delta.shape[0])
             self.last_macs = self.dense_macs
-            return out_changed
-        flat = self._padded(
-            delta, geometry, np.flatnonzero(changed)
-            if geometry["padded"] else None)
-        output_index = np.flatnonzero(out_changed)
-        y_flat = y.reshape(-1, self.units)
-        y_flat[output_index] += self._sparse_linear(
-            flat, output_index, geometry, delta.shape[0])
-        self.last_macs = int(count) * self.macs_per_pixel
+        elif self.method == "gather":
+            flat = self._padded(
+                delta, geometry, np.flatnonzero(changed)
+                if geometry["padded"] else None)
+            output_index = np.flatnonzero(out_changed)
+            y_flat[output_index] += self._sparse_linear(
+                flat, output_index, geometry, delta.shape[0])
+            self.last_macs = int(count) * self.macs_per_pixel
+        else:
+            rows = delta.reshape(-1, delta.shape[-1])[changed_index]
+            pairs = 0
+            for tap, selected, output_index in self._scatter_targets(
+                    changed_index, geometry, delta.shape[1], delta.shape[2]):
+                source = rows if len(selected) == count else rows[selected]
+                y_flat[output_index] += self._tap_linear(source, tap)
+                pairs += len(selected)
+            self.last_macs = pairs * self.macs_per_pixel \
+                // (self.kernel_size[0] * self.kernel_size[1])
         return out_changed
+
+    def _scatter_targets(self, changed_index, geometry, height, width):
+        """For every tap `(i, j)`: the changed input pixels that reach an
+        output pixel through it, and those flat output pixels (distinct
+        within one tap, so a fancy-index `+=` is exact)."""
+        (kh, kw), (sh, sw), (dh, dw) = (
+            self.kernel_size, self.strides, self.dilation)
+        out_h, out_w = geometry["out_h"], geometry["out_w"]
+        b, rest = np.divmod(changed_index, height * width)
+        row, col = np.divmod(rest, width)
+
+        def axis(position, pad, taps, dilation, stride, size):
+            found = []
+            for tap in range(taps):
+                out, remainder = np.divmod(position + pad - tap * dilation,
+                                           stride)
+                found.append((out, (remainder == 0) & (out >= 0)
+                              & (out < size)))
+            return found
+
+        rows = axis(row, geometry["top"], kh, dh, sh, out_h)
+        cols = axis(col, geometry["left"], kw, dw, sw, out_w)
+        base = b * out_h
+        for i, (out_row, valid_row) in enumerate(rows):
+            for j, (out_col, valid_col) in enumerate(cols):
+                valid = valid_row & valid_col
+                if valid.all():
+                    selected = np.arange(len(changed_index))
+                    target = (base + out_row) * out_w + out_col
+                else:
+                    selected = np.flatnonzero(valid)
+                    if not len(selected):
+                        continue
+                    target = (base[selected] + out_row[selected]) * out_w \
+                        + out_col[selected]
+                yield (i, j), selected, target
 
 
 class Conv2DKernel(_SpatialKernel):
@@ -349,12 +416,15 @@ class Conv2DKernel(_SpatialKernel):
             `max((out - 1) * s + k - in, 0)` in total, the larger half at the
             end). Defaults to `"same"`.
         dilation: int or pair, the dilation rate. Defaults to `(1, 1)`.
-        dense_above: None or float >= 0: when the fraction of output pixels
-            to recompute exceeds it, `update` runs the dense routine on the
-            whole delta. None takes `calibration.default_thresholds()` for
-            this kind and output size. Defaults to None.
+        dense_above: None or float >= 0: when the changed fraction (see
+            the module docstring) exceeds it, `update` runs the dense
+            routine on the whole delta. None takes
+            `calibration.default_thresholds()` for this kind and output
+            size. Defaults to None.
 
     Attributes:
+        method: `"gather"` or `"scatter"`, the sparse method (see the
+            module docstring); chosen from the kernel's shape, may be set.
         last_macs: int, MACs executed by the last `dense` / `update`.
         dense_macs: int, MACs of a dense evaluation of that batch.
 
@@ -370,8 +440,8 @@ class Conv2DKernel(_SpatialKernel):
     >>> y = conv.dense(x)
     >>> delta = np.zeros_like(x); delta[0, 4, 4, 0] = 1.0
     >>> out_changed = conv.update(y, delta, delta.any(-1))
-    >>> int(out_changed.sum()), float(y.sum()), conv.last_macs
-    (9, 36.0, 648)
+    >>> int(out_changed.sum()), float(y.sum()), conv.method, conv.last_macs
+    (9, 36.0, 'scatter', 72)
     """
 
     kind = "conv"
@@ -401,6 +471,9 @@ class Conv2DKernel(_SpatialKernel):
         return (columns @ self._matrix).reshape(
             batch, geometry["out_h"], geometry["out_w"], self.units)
 
+    def _tap_linear(self, rows, tap):
+        return rows @ self.kernel[tap]
+
     def _sparse_linear(self, flat, output_index, geometry, batch):
         if self.kernel_size == (1, 1) and self.strides == (1, 1):
             return flat[output_index] @ self._matrix
@@ -419,8 +492,8 @@ class DepthwiseConv2DKernel(_SpatialKernel):
         strides, padding, dilation, dense_above: as in `Conv2DKernel`.
 
     Attributes:
-        last_macs, dense_macs: as in `Conv2DKernel` (`kh * kw` MACs per
-            output channel and pixel).
+        method, last_macs, dense_macs: as in `Conv2DKernel` (`kh * kw` MACs
+            per output channel and pixel).
 
     Raises:
         ValueError: for a depth multiplier other than 1, or as
@@ -458,6 +531,9 @@ class DepthwiseConv2DKernel(_SpatialKernel):
     def _dense_linear(self, flat, geometry, batch):
         return np.einsum("bhwijc,ijc->bhwc",
                          self._windows(flat, geometry, batch), self.kernel)
+
+    def _tap_linear(self, rows, tap):
+        return rows * self.kernel[tap]
 
     def _sparse_linear(self, flat, output_index, geometry, batch):
         return np.einsum("nijc,ijc->nc", self._patches(

@@ -113,14 +113,17 @@ def test_dense_matches_reference(case):
                                              else cout))
 
 
-@pytest.mark.parametrize("dense_above", [np.inf, 0.0],
-                         ids=["sparse_path", "dense_fallback"])
+@pytest.mark.parametrize("method,dense_above", [
+    ("gather", np.inf), ("scatter", np.inf), ("gather", 0.0)],
+    ids=["gather", "scatter", "dense_fallback"])
 @pytest.mark.parametrize("case", ALL_CASES, ids=case_ids(ALL_CASES))
-def test_update_is_exact_and_mask_is_receptive_field(case, dense_above):
+def test_update_is_exact_and_mask_is_receptive_field(case, method,
+                                                     dense_above):
     kind, _, size, cin, cout, strides, padding, dilation, (h, w) = case
     rng = np.random.default_rng(2)
     kernel, weights, bias = make_kernel(kind, size, cin, cout, strides,
                                         padding, dilation, rng, dense_above)
+    kernel.method = method
     x0 = rng.standard_normal((3, h, w, cin)).astype(np.float32)
     y = kernel.dense(x0)
     x = x0
@@ -137,11 +140,14 @@ def test_update_is_exact_and_mask_is_receptive_field(case, dense_above):
         np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
         # The receptive-field dilation, computed as a ones-kernel
         # convolution of the changed mask.
+        # `reached` counts, per output pixel, the changed inputs under the
+        # kernel's taps: the (input pixel, tap) pairs the sparse path
+        # executes.
         ones = np.ones((size, size, 1, 1))
-        dilated = reference_conv(changed[..., None].astype(np.float64), ones,
+        reached = reference_conv(changed[..., None].astype(np.float64), ones,
                                  (strides, strides), padding,
-                                 (dilation, dilation))[..., 0] > 0
-        np.testing.assert_array_equal(out_changed, dilated)
+                                 (dilation, dilation))[..., 0]
+        np.testing.assert_array_equal(out_changed, reached > 0)
         where_changed = np.any(y != before, axis=-1)
         assert not np.any(where_changed & ~out_changed)
         assert not out_changed[2].any()
@@ -150,8 +156,24 @@ def test_update_is_exact_and_mask_is_receptive_field(case, dense_above):
         assert kernel.dense_macs == out_changed.size * macs_per_pixel
         if dense_above == 0.0:
             assert kernel.last_macs == kernel.dense_macs
-        else:
+        elif method == "gather":
             assert kernel.last_macs == out_changed.sum() * macs_per_pixel
+        else:  # one product per (changed input pixel, tap) reaching y
+            assert kernel.last_macs == reached.sum() * macs_per_pixel \
+                // (size * size)
+            assert kernel.last_macs <= out_changed.sum() * macs_per_pixel
+
+
+def test_method_follows_the_measured_rule():
+    rng = np.random.default_rng(6)
+    assert make_kernel("conv", 3, 2, 2, 1, "same", 1, rng)[0].method \
+        == "scatter"
+    assert make_kernel("conv", 3, 2, 2, 2, "same", 1, rng)[0].method \
+        == "gather"
+    assert make_kernel("conv", 1, 2, 2, 1, "same", 1, rng)[0].method \
+        == "gather"
+    assert make_kernel("depthwise", 3, 2, None, 1, "same", 1, rng)[0] \
+        .method == "scatter"
 
 
 def test_update_without_change_executes_nothing():
@@ -277,7 +299,8 @@ def test_measure_break_even_brackets_the_crossing():
     assert 0.0 <= break_even <= 1.0
     assert [row["density"] for row in rows] == [0.05, 0.5, 1.0]
     fractions = [row["fraction"] for row in rows]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # All pixels changed: every tap that does not fall into the padding.
+    assert fractions == sorted(fractions) and 0.8 < fractions[-1] <= 1.0
     assert kernel.dense_above is None  # restored
     with pytest.raises(ValueError, match="`densities` must be increasing"):
         calibration.measure_break_even(kernel, (1, 16, 16, 8),
