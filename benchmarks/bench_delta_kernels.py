@@ -173,7 +173,7 @@ def benchmark(args):
                 seconds = spec[7] * tf_dense_seconds(
                     kernel, spec, input_shape(spec, args.batch),
                     args.repeats)
-                tf_times[spec[0]] += seconds
+                tf_times[kernel.kind] += seconds
                 tf_times["all"] += seconds
         for density in args.densities:
             totals = collections.defaultdict(collections.Counter)
@@ -182,7 +182,7 @@ def benchmark(args):
                     kernel, input_shape(spec, args.batch), density,
                     args.repeats, block=args.block)
                 macs = kernel.dense_macs * spec[7]
-                for key in (spec[0], "all"):
+                for key in (kernel.kind, "all"):
                     total = totals[key]
                     total["layers"] += spec[7]
                     total["dense_macs"] += macs
@@ -217,9 +217,9 @@ def calibrate(args):
             out_pixels = 1 if spec[0] == "dense" else int(np.prod(
                 kernel.output_shape(shape)[1:3]))
             size = calibration.size_class(out_pixels)
-            found[(spec[0], size)].append(break_even)
-            print(f"{model} {spec[:7]} {size}: break-even fraction "
-                  f"{break_even:.2f}", flush=True)
+            found[(kernel.kind, size)].append(break_even)
+            print(f"{model} {spec[:7]} {kernel.kind} {size}: break-even "
+                  f"fraction {break_even:.2f}", flush=True)
     print("median break-even per (kind, size class):")
     for key in sorted(found):
         print(f"    {key!r}: {statistics.median(found[key]):.2f},"

@@ -11,9 +11,11 @@ machine (2 shared cores, OpenBLAS with `OPENBLAS_NUM_THREADS=1`) by:
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_delta_kernels.py \
         --calibrate
 
-Thresholds are fractions of output pixels (equal to the fraction of dense
-MACs the sparse path executes), keyed by kernel kind and by the size class
-of the output's spatial area per stream.
+Thresholds are fractions of dense MACs (what `kernels` compares them with:
+the fraction of output pixels to recompute for the gather method, of
+changed input pixels for the scatter method), keyed by kernel kind
+(`Conv2DKernel.kind`) and by the size class of the output's spatial area
+per stream.
 """
 
 import statistics
@@ -21,34 +23,48 @@ import time
 
 import numpy as np
 
-KINDS = ("conv1x1", "conv", "depthwise", "dense")
+KINDS = ("conv1x1", "conv", "conv_strided", "depthwise", "depthwise_strided",
+         "dense")
 
 # Output pixels per stream at or above which a size class starts.
 SIZE_CLASSES = (("large", 56 * 56), ("medium", 14 * 14), ("small", 1))
 
-# Measured break-even fractions of output pixels, batch 1, independent
-# random pixels, 2 shared cores, 2026-12-01, by
+# Measured break-even fractions of dense MACs, batch 1, independent random
+# pixels, 2 shared cores (other jobs running), 2026-12-01, by
 #     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_delta_kernels.py \
-#         --calibrate --repeats 5
-# which printed these medians over the distinct layers of MobileNet and
-# ResNet50 at 224x224 in each class (layers): conv large 0.71 (3), medium
-# 0.85 (2), small 0.44 (1); conv1x1 large 0.47 (6), medium 0.76 (12), small
-# 0.90 (6); depthwise large 0.54 (3), medium 0.50 (4), small 0.39 (2);
-# dense 0.09 (2). The table keeps about 0.9x each median (rounded to 0.05)
-# so that the noisy crossing errs towards the dense routine; conv1x1 large
-# is 0.5 because the side-by-side benchmark (`--repeats 7`) measured the
-# sparse path 1.4x faster than dense at a fraction of 0.46.
+#         --calibrate --repeats 7
+# run twice; medians over the distinct layers of MobileNet and ResNet50 at
+# 224x224 in each class, first run / second run (layers):
+#     conv1x1           large 0.60 / 0.63 (6), medium 0.81 / 0.84 (12),
+#                       small 0.88 / 0.89 (6)
+#     conv              large 0.50 / 0.48 (1), medium 0.43 / 0.69 (2),
+#                       small 0.56 / 0.82 (1)
+#     conv_strided      large 0.56 / 0.57 (2; the 3x3 and 7x7 stems)
+#     depthwise         large 0.25 / 0.28 (2), medium 0.16 / 0.19 (2),
+#                       small 0.02 / 0.00 (1)
+#     depthwise_strided large 0.66 / 0.75 (1), medium 0.50 / 0.56 (2),
+#                       small 0.55 / 0.47 (1)
+#     dense             0.05 / 0.04 (2)
+# The table rounds them down a little (to 0.05) so that the noisy crossing
+# errs towards the dense routine; `conv_strided` medium and small (no such
+# layer in the two models) take the large value.
 DEFAULT_THRESHOLDS = {
-    ("conv1x1", "large"): 0.5,
-    ("conv1x1", "medium"): 0.7,
+    ("conv1x1", "large"): 0.55,
+    ("conv1x1", "medium"): 0.75,
     ("conv1x1", "small"): 0.8,
-    ("conv", "large"): 0.65,
-    ("conv", "medium"): 0.75,
-    ("conv", "small"): 0.4,
-    ("depthwise", "large"): 0.5,
-    ("depthwise", "medium"): 0.45,
-    ("depthwise", "small"): 0.35,
-    ("dense", "small"): 0.1,
+    ("conv", "large"): 0.45,
+    ("conv", "medium"): 0.5,
+    ("conv", "small"): 0.5,
+    ("conv_strided", "large"): 0.5,
+    ("conv_strided", "medium"): 0.5,
+    ("conv_strided", "small"): 0.5,
+    ("depthwise", "large"): 0.25,
+    ("depthwise", "medium"): 0.15,
+    ("depthwise", "small"): 0.02,
+    ("depthwise_strided", "large"): 0.65,
+    ("depthwise_strided", "medium"): 0.45,
+    ("depthwise_strided", "small"): 0.45,
+    ("dense", "small"): 0.04,
 }
 
 

@@ -160,12 +160,14 @@ class _SpatialKernel:
         self.dense_macs = 0
         self._geometries = {}
         self._buffers = {}
-        # Measured (benchmarks/bench_delta_kernels.py, `--methods`): the
-        # scatter of changed inputs wins for k x k stride 1 (2x the gather
-        # at sparse random pixels); the gather of changed outputs wins for
-        # strided kernels (fewer outputs than inputs) and for 1x1.
-        self.method = "scatter" if self.strides == (1, 1) \
-            and self.kernel_size != (1, 1) else "gather"
+        if self.strides != (1, 1) and self.kernel_size != (1, 1):
+            self.kind = self.kind + "_strided"
+        # Measured side by side: the scatter of changed inputs wins for
+        # k x k stride 1 (2x the gather at 5 % random pixels); the gather of
+        # changed outputs wins for strided kernels (fewer outputs than
+        # inputs, 2-3x at clustered changes) and for 1x1.
+        self.method = "scatter" if self.kind in ("conv", "depthwise") \
+            else "gather"
 
     @property
     def dense_above(self):
@@ -423,8 +425,10 @@ class Conv2DKernel(_SpatialKernel):
             size. Defaults to None.
 
     Attributes:
+        kind: `"conv1x1"`, `"conv"` (k x k, stride 1) or `"conv_strided"`;
+            keys the calibrated thresholds.
         method: `"gather"` or `"scatter"`, the sparse method (see the
-            module docstring); chosen from the kernel's shape, may be set.
+            module docstring); chosen from `kind`, may be set.
         last_macs: int, MACs executed by the last `dense` / `update`.
         dense_macs: int, MACs of a dense evaluation of that batch.
 
@@ -449,13 +453,13 @@ class Conv2DKernel(_SpatialKernel):
     def __init__(self, kernel, bias, strides=(1, 1), padding="same",
                  dilation=(1, 1), dense_above=None):
         kernel = _float_array(kernel, "kernel", 4)
+        if kernel.shape[:2] == (1, 1):
+            self.kind = "conv1x1"
         super().__init__(kernel, bias, strides, padding, dilation,
                          dense_above, units=kernel.shape[3])
         kh, kw, cin, cout = kernel.shape
         self.macs_per_pixel = kh * kw * cin * cout
         self._matrix = kernel.reshape(kh * kw * cin, cout)
-        if (kh, kw) == (1, 1):
-            self.kind = "conv1x1"
 
     def _dense_linear(self, flat, geometry, batch):
         if self.kernel_size == (1, 1):
@@ -492,6 +496,7 @@ class DepthwiseConv2DKernel(_SpatialKernel):
         strides, padding, dilation, dense_above: as in `Conv2DKernel`.
 
     Attributes:
+        kind: `"depthwise"` (stride 1) or `"depthwise_strided"`.
         method, last_macs, dense_macs: as in `Conv2DKernel` (`kh * kw` MACs
             per output channel and pixel).
 
