@@ -22,7 +22,7 @@ executed, and speed-up = dense / auto.
 (`calibration.measure_break_even`) and prints the median per kernel kind
 and size class: the numbers in `calibration.DEFAULT_THRESHOLDS`.
 
-Run (about 5 minutes on 2 cores):
+Run (about 20 s each on 2 cores):
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_delta_kernels.py --tf
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_delta_kernels.py \
         --calibrate

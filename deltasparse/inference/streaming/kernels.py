@@ -34,11 +34,12 @@ recompute the unchanged pixels of every touched tile, and a constant number
 of NumPy calls per layer (the per-call overhead, not arithmetic, dominates
 at these sizes). Why NumPy and not TensorFlow: a TF call costs 1.3-1.9 ms of
 dispatch at these sizes, more than a whole sparse update at low density;
-even the dense routines (im2col + one OpenBLAS matmul; depthwise
-`np.einsum` on the window view) beat a compiled `tf.function` per layer at
-batch 1 on this 2-core machine (sum over the layers at 224x224: MobileNet
-about 25 ms vs 37 ms, ResNet50 about 71 ms vs 108 ms;
-`benchmarks/bench_delta_kernels.py --tf`).
+the dense routines (im2col + one OpenBLAS matmul; depthwise `np.einsum` on
+the window view) match or beat a compiled `tf.function` per layer at batch
+1 on this 2-core machine (summed over the layers at 224x224: MobileNet
+19-27 ms vs 31-37 ms, ResNet50 71-107 ms vs 95-108 ms over several runs;
+`benchmarks/bench_delta_kernels.py --tf`). The one exception is the 7x7
+stride-2 stem with 3 input channels (TF 2.4 ms, NumPy im2col 3-7 ms).
 
 Each kernel falls back to its dense routine, `y += f(delta)` over the whole
 output, when its changed fraction exceeds `dense_above` (the sparse path
