@@ -45,13 +45,14 @@ Each kernel falls back to its dense routine, `y += f(delta)` over the whole
 output, when its changed fraction exceeds `dense_above` (the sparse path
 then costs more than the dense one): the fraction of output pixels to
 recompute for `"gather"`, of changed input pixels for `"scatter"` (for
-both, about the fraction of dense MACs the sparse path executes). The decision is made once per call for the whole batch of streams.
-The default comes from `calibration.default_thresholds()`, measured on the
+both, about the fraction of dense MACs the sparse path executes). The
+decision is made once per call for the whole batch of streams. The
+default comes from `calibration.default_thresholds()`, measured on the
 development machine by `calibration.measure_break_even`.
 
 A kernel keeps padding buffers between calls (that is what makes the
-padded copy of a sparse delta cost O(changed pixels)): use one kernel
-object per thread.
+gather method's padded copy of a sparse delta cost O(changed pixels)): use
+one kernel object per thread.
 
 Multithreaded OpenBLAS spins its worker threads; on a small shared CPU that
 makes a 1 ms matmul take 8-30 ms (measured). Set `OPENBLAS_NUM_THREADS=1`
