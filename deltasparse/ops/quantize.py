@@ -147,19 +147,26 @@ def quantize(x, q):
 @ops.custom_gradient
 def _quantize(x, q):
     # Guard for a run-time step of exactly 0 (see `quantize`): identical
-    # values and gradients wherever q != 0.
+    # values and gradients wherever q != 0. The guard is decided on the
+    # (small) step tensor: the full-size `where` runs only when some step is
+    # 0, so the usual path is three passes over `x` (divide, round,
+    # multiply), and the gradient of `q` is negated and masked after the
+    # reduction (`sum(-v) == -sum(v)` exactly).
     nonzero = ops.not_equal(q, ops.zeros_like(q))
     safe_q = ops.where(nonzero, q, ops.ones_like(q))
     levels = ops.round(ops.divide(x, safe_q))
-    y = ops.where(nonzero, ops.multiply(levels, q), x)
+    y = ops.cond(
+        ops.all(nonzero),
+        lambda: ops.multiply(levels, q),
+        lambda: ops.where(nonzero, ops.multiply(levels, q), x),
+    )
 
     def grad(*args, upstream=None):
         if upstream is None:
             (upstream,) = args
         dx = _sum_to_shape(upstream, x.shape)
-        dq = ops.negative(ops.multiply(levels, upstream))
-        dq = ops.where(nonzero, dq, ops.zeros_like(dq))
-        dq = _sum_to_shape(dq, q.shape)
+        dq = _sum_to_shape(ops.multiply(levels, upstream), q.shape)
+        dq = ops.where(nonzero, ops.negative(dq), ops.zeros_like(dq))
         return dx, dq
 
     return y, grad

@@ -424,12 +424,13 @@ class DeltaActivation(SparsityStatsLayer):
                 data_format="channels_last",
             )
 
-        # Statistics and loss in float32 (exact counts under mixed precision).
-        y32 = ops.cast(y, "float32")
-        spikes = _difference(y32[:, :-1], y32[:, 1:])
-        spikes_shape = ops.shape(spikes)
+        # Statistics and loss in float32 (exact counts under mixed
+        # precision), on the temporal deltas of `y`, fused in one op that
+        # never materialises the time slices (see `sparsity_statistics`).
+        shape = ops.shape(y)
+        frames = shape[0] * ops.maximum(shape[1] - 1, 0)
         l0, n = self._add_sparsity_terms(
-            spikes, spikes_shape[0] * spikes_shape[1]
+            ops.cast(y, "float32"), frames, temporal=True
         )
 
         if self.delta_level == 0:
