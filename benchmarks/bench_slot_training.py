@@ -6,7 +6,8 @@ cross-entropy, graph mode), runs warm-up steps (tracing excluded) and then
 times `--repeats` rounds; in every round each model does one
 `train_on_batch` (and, with `--forward`, one `predict_on_batch`) on the same
 clip batch, so all variants see the same machine load. Prints the median
-time per step and the ratio to the baseline of the same backbone.
+time per step and the ratio to the baseline of the same backbone. The
+variants `delta_sp0` and `l1_sp0` are the slot models with `sp_rate=0`.
 
 `--profile` instead times one slot in isolation (a folded `(B*T, h, w, c)`
 activation through `UnfoldTime` -> slot -> `FoldTime`, forward and
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from deltasparse.models import VideoClassifier  # noqa: E402
 
-VARIANTS = ("baseline", "delta", "l1")
+VARIANTS = ("baseline", "delta", "l1", "delta_sp0", "l1_sp0")
 
 
 def parse_args(argv=None):
@@ -38,7 +39,8 @@ def parse_args(argv=None):
     parser.add_argument("--models", nargs="+",
                         default=["mobilenet", "resnet50"],
                         choices=["mobilenet", "resnet50"])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+    parser.add_argument("--variants", nargs="+",
+                        default=["baseline", "delta", "l1"],
                         choices=VARIANTS)
     parser.add_argument("--size", type=int, default=112, help="frame side")
     parser.add_argument("--steps", type=int, default=4, help="clip length T")
@@ -70,12 +72,15 @@ def clip_batch(arch, args):
 def build(arch, variant, args):
     keras.utils.set_random_seed(0)
     overrides = {"image_size": (args.size, args.size)}
-    if variant == "delta":
+    sparsity, _, suffix = variant.partition("_")
+    if sparsity == "delta":
         overrides["thr_init"] = 0.05  # random weights: small activations
-    if variant != "baseline" and args.sp_rate is not None:
+    if sparsity != "baseline" and args.sp_rate is not None:
         overrides["sp_rate"] = args.sp_rate
+    if suffix == "sp0":
+        overrides["sp_rate"] = 0.0
     model = VideoClassifier.from_preset(
-        f"{arch}_{variant}", num_classes=args.num_classes, **overrides)
+        f"{arch}_{sparsity}", num_classes=args.num_classes, **overrides)
     model.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9),
                   loss="categorical_crossentropy", jit_compile=False)
     return model
@@ -156,7 +161,7 @@ def profile_slot(args):
     shapes = [(56, 56, 64), (28, 28, 128), (14, 14, 256), (7, 7, 512)]
     rng = np.random.default_rng(0)
     print(f"one slot, folded (B*T={b * t}, h, w, c), forward + backward, "
-          f"median of {args.repeats} x 10 calls, ms per call")
+          f"min of {args.repeats} x 10 calls, ms per call")
     print(f"| {'shape':<12} | {'relu only':>9} | {'delta':>7} | "
           f"{'l1':>7} |")
     print("|--------------|-----------|---------|---------|")
@@ -200,7 +205,7 @@ def profile_slot(args):
                 for _ in range(10):
                     step(x)
                 samples.append((time.perf_counter() - t0) / 10)
-            times[name] = 1e3 * statistics.median(samples)
+            times[name] = 1e3 * min(samples)
         print(f"| {str(shape):<12} | {times['relu only']:>9.2f} | "
               f"{times['delta']:>7.2f} | {times['l1']:>7.2f} |")
 
