@@ -14,6 +14,16 @@ All of it is computed in float32, whatever the layer's compute dtype, so the
 counts stay exact and the loss does not lose precision under
 `mixed_float16`.
 
+Cost. A slot runs on every activation of a per-frame network, so its passes
+over the activation tensor add up to a large part of a training step. The
+count and the magnitude are therefore computed by fused custom-gradient ops
+(`_count_and_abs_sum`, `_delta_count_and_abs_sum`): the temporal deltas are
+differences of consecutive rows of the folded `(B*T, features)` view (slices
+of the leading axis are not copied; slices of the time axis are), the clip
+boundaries are weighted out per row, and the backward pass writes the
+gradient in one concatenation. With a zero loss weight only the count is
+computed. `benchmarks/bench_slot_training.py` measures the effect.
+
 One sparsity path. Keras 3 has no `add_metric`, and metric variables updated
 inside a layer's `call` are dropped by the JAX backend's stateless train and
 test steps (only trainable and non-trainable variables are threaded through
@@ -87,6 +97,14 @@ def _features(values):
     return features
 
 
+def _within_clip(rows, steps):
+    """Float32 `(rows - 1,)`: 1 where consecutive rows `j`, `j+1` of a
+    folded `(B*T, ...)` tensor are frames of one clip, 0 where row `j` is
+    the last frame of its clip (a clip boundary, not a temporal delta)."""
+    index = ops.arange(rows - 1, dtype="int32") + 1
+    return ops.cast(ops.not_equal(ops.mod(index, steps), 0), "float32")
+
+
 @ops.custom_gradient
 def _count_and_abs_sum(values):
     """`[count_nonzero(values), sum|values|]` (float32, shape `(2,)`) in
@@ -129,10 +147,7 @@ def _delta_count_and_abs_sum(values):
     changed = ops.cast(ops.not_equal(previous, following), "float32")
     delta = ops.subtract(previous, following)
     sign = ops.multiply(ops.sign(delta), changed)
-    # Row j pairs frames j and j+1 of the folded batch: a clip boundary
-    # when frame j is the last of its clip.
-    index = ops.arange(count - 1, dtype="int32") + 1
-    within = ops.cast(ops.not_equal(ops.mod(index, steps), 0), "float32")
+    within = _within_clip(count, steps)
     row_abs = ops.sum(ops.multiply(sign, delta), axis=1)
     row_counts = ops.sum(changed, axis=1)
     out = ops.stack([
@@ -147,11 +162,16 @@ def _delta_count_and_abs_sum(values):
         # and across clip boundaries, where `within` is 0).
         weighted = ops.multiply(sign, ops.expand_dims(
             ops.multiply(within, upstream[1]), 1))
-        zero = ops.zeros_like(weighted[:1])
-        rows_grad = ops.subtract(
-            ops.concatenate([weighted, zero], axis=0),
-            ops.concatenate([zero, weighted], axis=0),
-        )
+        # Rows 0 and R-1 get one term each, the others a difference of two
+        # views; one concatenation writes the result. A single frame (R = 1,
+        # no delta) gets one zero row.
+        empty = 1 - ops.minimum(count - 1, 1)
+        rows_grad = ops.concatenate([
+            weighted[:1],
+            ops.subtract(weighted[1:], weighted[:-1]),
+            ops.negative(weighted[-1:]),
+            ops.zeros((empty, ops.shape(weighted)[1]), "float32"),
+        ], axis=0)
         return ops.reshape(rows_grad, shape)
 
     return out, grad
@@ -213,8 +233,7 @@ def _count_nonzero(values, temporal):
         )
     steps = ops.shape(values)[1]
     changed = ops.cast(ops.not_equal(rows[:-1], rows[1:]), "float32")
-    index = ops.arange(count - 1, dtype="int32") + 1
-    within = ops.cast(ops.not_equal(ops.mod(index, steps), 0), "float32")
+    within = _within_clip(count, steps)
     return _exact_count(ops.multiply(ops.sum(changed, axis=1), within))
 
 
