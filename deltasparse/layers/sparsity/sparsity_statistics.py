@@ -165,7 +165,10 @@ def _delta_count_and_abs_sum(values):
         # Rows 0 and R-1 get one term each, the others a difference of two
         # views; one concatenation writes the result. A single frame (R = 1,
         # no delta) gets one zero row.
-        empty = 1 - ops.minimum(count - 1, 1)
+        if isinstance(count, int):  # static shapes (JAX, known batch)
+            empty = 1 if count == 1 else 0
+        else:
+            empty = 1 - ops.minimum(count - 1, 1)
         rows_grad = ops.concatenate([
             weighted[:1],
             ops.subtract(weighted[1:], weighted[:-1]),

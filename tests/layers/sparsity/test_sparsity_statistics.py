@@ -127,6 +127,16 @@ class SparsityStatisticsTest(TestCase):
         self.assertAllEqual([l0, n, mean_abs], [0.0, 16.0, 0.0])
         self.assertAllEqual(grad, np.zeros_like(x))
 
+    def test_single_frame_has_no_delta(self):
+        # One frame of one clip: no delta, zero statistics and gradient
+        # (the gradient still has the input's shape).
+        x = np.full((1, 1, 4), 0.5, "float32")
+        (l0, n, _, mean_abs), grad = value_and_grad(
+            lambda v: sparsity_statistics(v, 0, temporal=True), x
+        )
+        self.assertAllEqual([l0, n, mean_abs], [0.0, 0.0, 0.0])
+        self.assertAllEqual(grad, np.zeros_like(x))
+
     def test_count_is_exact_for_large_rows(self):
         # Per-row counts are summed as integers (rounded once, like
         # `cast(count_nonzero(d), float32)`).
