@@ -141,6 +141,14 @@ class DeltaActivation(SparsityStatsLayer):
       under XLA compilation (JAX, `jit_compile=True`), where fused
       multiply-adds could otherwise leave 1-ulp residues that count as spikes
       (the original ran without XLA). Values and gradients are unchanged.
+    - The statistics and the loss are computed by one fused op on the
+      folded `(B*T, features)` view of `y` (consecutive rows, clip
+      boundaries weighted out) with its own gradient, instead of slicing
+      the time axis (two copies), differencing, counting and taking the
+      magnitude in separate passes; with `sp_rate * n_outputs == 0` the
+      added loss is a constant 0 and the magnitudes are not summed. Values
+      and gradients are those above (for finite activations: the original
+      added `0 * mean|d|`, NaN if an activation is infinite).
     - The original "no gradient" helper multiplied the upstream gradient by
       0.0 (NaN for an infinite upstream gradient); here that path simply has
       no gradient.
@@ -424,12 +432,13 @@ class DeltaActivation(SparsityStatsLayer):
                 data_format="channels_last",
             )
 
-        # Statistics and loss in float32 (exact counts under mixed precision).
-        y32 = ops.cast(y, "float32")
-        spikes = _difference(y32[:, :-1], y32[:, 1:])
-        spikes_shape = ops.shape(spikes)
+        # Statistics and loss in float32 (exact counts under mixed
+        # precision), on the temporal deltas of `y`, fused in one op that
+        # never materialises the time slices (see `sparsity_statistics`).
+        shape = ops.shape(y)
+        frames = shape[0] * ops.maximum(shape[1] - 1, 0)
         l0, n = self._add_sparsity_terms(
-            spikes, spikes_shape[0] * spikes_shape[1]
+            ops.cast(y, "float32"), frames, temporal=True
         )
 
         if self.delta_level == 0:

@@ -45,7 +45,11 @@ class L1ActivityRegularizer(SparsityStatsLayer):
     callback (correct on TensorFlow, JAX and PyTorch; they are ratios of
     sums over the epoch, equal to the original's batch means for batches of
     equal shape); invalid arguments raise
-    `ValueError`; an empty input gives a zero loss instead of NaN.
+    `ValueError`; an empty input gives a zero loss instead of NaN; the
+    count and the magnitude come from one fused op with its own gradient
+    (`sign(x)`), and with `sp_rate * n_outputs == 0` the loss is a constant
+    0 and only the count is computed (the original added `0 * mean|x|`:
+    the same for finite activations).
 
     Args:
         sp_rate: float >= 0, weight of the L1 loss. Defaults to `1.0`.

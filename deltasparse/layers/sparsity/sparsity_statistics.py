@@ -14,6 +14,16 @@ All of it is computed in float32, whatever the layer's compute dtype, so the
 counts stay exact and the loss does not lose precision under
 `mixed_float16`.
 
+Cost. A slot runs on every activation of a per-frame network, so its passes
+over the activation tensor add up to a large part of a training step. The
+count and the magnitude are therefore computed by fused custom-gradient ops
+(`_count_and_abs_sum`, `_delta_count_and_abs_sum`): the temporal deltas are
+differences of consecutive rows of the folded `(B*T, features)` view (slices
+of the leading axis are not copied; slices of the time axis are), the clip
+boundaries are weighted out per row, and the backward pass writes the
+gradient in one concatenation. With a zero loss weight only the count is
+computed. `benchmarks/bench_slot_training.py` measures the effect.
+
 One sparsity path. Keras 3 has no `add_metric`, and metric variables updated
 inside a layer's `call` are dropped by the JAX backend's stateless train and
 test steps (only trainable and non-trainable variables are threaded through
@@ -63,12 +73,127 @@ def check_bool(name, value):
         )
 
 
-def sparsity_statistics(values, frames):
-    """Sparsity statistics of `values` in float32.
+def _exact_count(row_counts):
+    """Sum of per-row nonzero counts (float32 integers, each exact) as one
+    float32 scalar, rounded once like `cast(count_nonzero(v), float32)`."""
+    return ops.cast(ops.sum(ops.cast(row_counts, "int32")), "float32")
+
+
+def _frame_rows(values):
+    """`values` `(B, T, ...)` as a `(B*T, features)` matrix (a reshape of
+    the leading axes: no copy), plus its row count."""
+    shape = ops.shape(values)
+    rows = shape[0] * shape[1]
+    return ops.reshape(values, (rows, _features(values))), rows
+
+
+def _features(values):
+    """Number of elements per frame of `(B, T, ...)` `values` (an int when
+    the feature dimensions are static)."""
+    shape = ops.shape(values)
+    features = 1
+    for i, d in enumerate(values.shape[2:], start=2):
+        features = features * (shape[i] if d is None else d)
+    return features
+
+
+def _within_clip(rows, steps):
+    """Float32 `(rows - 1,)`: 1 where consecutive rows `j`, `j+1` of a
+    folded `(B*T, ...)` tensor are frames of one clip, 0 where row `j` is
+    the last frame of its clip (a clip boundary, not a temporal delta)."""
+    index = ops.arange(rows - 1, dtype="int32") + 1
+    return ops.cast(ops.not_equal(ops.mod(index, steps), 0), "float32")
+
+
+@ops.custom_gradient
+def _count_and_abs_sum(values):
+    """`[count_nonzero(values), sum|values|]` (float32, shape `(2,)`) in
+    one pass over `values`; gradient `sign(values) * upstream[1]` (the count
+    has none). `values` is float32 of shape `(B, T, ...)`."""
+    rows, _ = _frame_rows(values)
+    sign = ops.sign(rows)
+    row_counts = ops.sum(ops.abs(sign), axis=1)
+    abs_sum = ops.sum(ops.multiply(sign, rows))
+    out = ops.stack([_exact_count(row_counts), abs_sum])
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        return ops.reshape(ops.multiply(sign, upstream[1]), ops.shape(values))
+
+    return out, grad
+
+
+@ops.custom_gradient
+def _delta_count_and_abs_sum(values):
+    """`[count_nonzero(d), sum|d|]` of the temporal differences
+    `d_t = values_t - values_{t+1}` of `values` `(B, T, ...)` (float32,
+    shape `(2,)`), with the gradient of `sum|d|` (`sign(d)`, 0 where
+    `d = 0`) and none for the count.
+
+    The differences are taken between consecutive rows of the folded
+    `(B*T, features)` view (`rows[:-1] - rows[1:]`: slices of the leading
+    axis, which TensorFlow hands out without copying, unlike slices of the
+    time axis), and the `B-1` rows that pair the last frame of a clip with
+    the first frame of the next are weighted out. Equal values give exactly
+    0 (also under XLA, where fused multiply-adds could leave 1-ulp residues
+    of `q*r` products; the count uses an exact comparison and the
+    magnitude is masked by it).
+    """
+    shape = ops.shape(values)
+    steps = shape[1]
+    rows, count = _frame_rows(values)
+    previous, following = rows[:-1], rows[1:]
+    changed = ops.cast(ops.not_equal(previous, following), "float32")
+    delta = ops.subtract(previous, following)
+    sign = ops.multiply(ops.sign(delta), changed)
+    within = _within_clip(count, steps)
+    row_abs = ops.sum(ops.multiply(sign, delta), axis=1)
+    row_counts = ops.sum(changed, axis=1)
+    out = ops.stack([
+        _exact_count(ops.multiply(row_counts, within)),
+        ops.sum(ops.multiply(row_abs, within)),
+    ])
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        # d sum|d| / d rows[j] = sign(d_j) - sign(d_{j-1}) (0 at the ends
+        # and across clip boundaries, where `within` is 0).
+        weighted = ops.multiply(sign, ops.expand_dims(
+            ops.multiply(within, upstream[1]), 1))
+        # Rows 0 and R-1 get one term each, the others a difference of two
+        # views; one concatenation writes the result. A single frame (R = 1,
+        # no delta) gets one zero row.
+        if isinstance(count, int):  # static shapes (JAX, known batch)
+            empty = 1 if count == 1 else 0
+        else:
+            empty = 1 - ops.minimum(count - 1, 1)
+        rows_grad = ops.concatenate([
+            weighted[:1],
+            ops.subtract(weighted[1:], weighted[:-1]),
+            ops.negative(weighted[-1:]),
+            ops.zeros((empty, ops.shape(weighted)[1]), "float32"),
+        ], axis=0)
+        return ops.reshape(rows_grad, shape)
+
+    return out, grad
+
+
+def sparsity_statistics(values, frames, temporal=False, with_loss=True):
+    """Sparsity statistics of `values` (or of its temporal deltas) in float32.
 
     Args:
-        values: tensor whose nonzero entries are counted.
+        values: tensor of shape `(B, T, ...)` whose nonzero entries are
+            counted (or whose temporal differences are, see `temporal`).
         frames: number of frames `nF` (int or scalar tensor).
+        temporal: bool. If True the statistics are those of the temporal
+            differences `d_t = values_t - values_{t+1}`, `t = 0 .. T-2`
+            (`B*(T-1)` frames of deltas), computed without materialising
+            the time slices. Defaults to `False`.
+        with_loss: bool. If False, `mean_abs` is a constant 0 and the pass
+            that sums the magnitudes is skipped (for a zero loss weight).
+            Defaults to `True`.
 
     Returns:
         Tuple `(l0, n, nf, mean_abs)` of float32 scalars: the nonzero count,
@@ -79,15 +204,40 @@ def sparsity_statistics(values, frames):
         instead of the original's NaN.
     """
     values = ops.cast(values, "float32")
-    l0 = ops.cast(ops.count_nonzero(values), "float32")
-    n = ops.cast(ops.size(values), "float32")
+    if len(values.shape) < 2:
+        raise ValueError(
+            "`values` must have shape (batch, time, ...). "
+            f"Received: values.shape={tuple(values.shape)}"
+        )
+    shape = ops.shape(values)
+    size = ops.cast(shape[0], "float32")
+    steps = ops.cast(shape[1], "float32")
+    if temporal:
+        steps = ops.maximum(steps - 1.0, 0.0)
+    n = size * steps * ops.cast(_features(values), "float32")
     nf = ops.cast(frames, "float32")
-    # |v| written as sign(v) * v: the same value, and the gradient sign(v) is
-    # 0 at v = 0 on every backend, as with the original's `tf.abs` (JAX's
-    # `abs` has gradient 1 at 0, which would push equal levels apart).
-    magnitude = ops.multiply(ops.stop_gradient(ops.sign(values)), values)
-    mean_abs = ops.divide(ops.sum(magnitude), ops.maximum(n, 1.0))
+    if with_loss:
+        fused = _delta_count_and_abs_sum if temporal else _count_and_abs_sum
+        stats = fused(values)
+        l0, abs_sum = stats[0], stats[1]
+        mean_abs = ops.divide(abs_sum, ops.maximum(n, 1.0))
+    else:
+        l0 = ops.stop_gradient(_count_nonzero(values, temporal))
+        mean_abs = ops.zeros((), "float32")
     return l0, n, nf, mean_abs
+
+
+def _count_nonzero(values, temporal):
+    """Nonzero count of `values` (or of its temporal differences)."""
+    rows, count = _frame_rows(values)
+    if not temporal:
+        return _exact_count(
+            ops.sum(ops.cast(ops.not_equal(rows, 0.0), "float32"), axis=1)
+        )
+    steps = ops.shape(values)[1]
+    changed = ops.cast(ops.not_equal(rows[:-1], rows[1:]), "float32")
+    within = _within_clip(count, steps)
+    return _exact_count(ops.multiply(ops.sum(changed, axis=1), within))
 
 
 class SparsityTotals:
@@ -222,10 +372,17 @@ class SparsityStatsLayer(keras.layers.Layer):
         if self.show_metric and self.sparsity_totals is None:
             self.sparsity_totals = SparsityTotals(self, (), prefix="")
 
-    def _add_sparsity_terms(self, values, frames):
-        """Adds the loss, updates the totals, returns `(l0, n)` (float32)."""
-        l0, n, nf, mean_abs = sparsity_statistics(values, frames)
-        self.add_loss(ops.multiply(self.sp_rate * self.n_outputs, mean_abs))
+    def _add_sparsity_terms(self, values, frames, temporal=False):
+        """Adds the loss, updates the totals, returns `(l0, n)` (float32).
+
+        With `sp_rate * n_outputs == 0` the added loss is a constant 0 and
+        the magnitudes are not summed (the loss was `0 * mean|values|`: the
+        same value and gradient for finite values)."""
+        weight = self.sp_rate * self.n_outputs
+        l0, n, nf, mean_abs = sparsity_statistics(
+            values, frames, temporal=temporal, with_loss=weight != 0
+        )
+        self.add_loss(ops.multiply(weight, mean_abs))
         if self.sparsity_totals is not None:
             self.sparsity_totals.update(l0, n, nf)
         return l0, n
