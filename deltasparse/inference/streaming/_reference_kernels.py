@@ -13,6 +13,9 @@ changed output pixels) the whole delta is convolved densely.
 
 import numpy as np
 
+from deltasparse.inference.streaming.graph import dilate_mask
+from deltasparse.inference.streaming.graph import pads
+
 DEFAULT_DENSE_ABOVE = 0.5
 
 
@@ -23,16 +26,6 @@ def _check_padding(padding):
             f"Received: padding={padding!r}"
         )
     return padding
-
-
-def _pads(size, k, s, d, padding):
-    """(out, pad_before, pad_after) of one spatial axis (TF semantics)."""
-    extent = (k - 1) * d + 1
-    if padding == "valid":
-        return (size - extent) // s + 1, 0, 0
-    out = -(-size // s)
-    total = max((out - 1) * s + extent - size, 0)
-    return out, total // 2, total - total // 2
 
 
 class _SpatialKernel:
@@ -58,8 +51,8 @@ class _SpatialKernel:
         if key not in self._geometry:
             (kh, kw), (sh, sw), (dh, dw) = (self.kernel_size, self.strides,
                                             self.dilation)
-            ho, pt, pb = _pads(h, kh, sh, dh, self.padding)
-            wo, pl, pr = _pads(w, kw, sw, dw, self.padding)
+            ho, pt, pb = pads(h, kh, sh, dh, self.padding)
+            wo, pl, pr = pads(w, kw, sw, dw, self.padding)
             oi, oj = np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw,
                                  indexing="ij")
             self._geometry[key] = (ho, wo, ((pt, pb), (pl, pr)),
@@ -71,10 +64,10 @@ class _SpatialKernel:
         ho, wo = self._geom(h, w)[:2]
         return (b, ho, wo, self._out_channels())
 
-    def _padded(self, x, pads):
-        if pads == ((0, 0), (0, 0)):
+    def _padded(self, x, pad):
+        if pad == ((0, 0), (0, 0)):
             return x
-        return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+        return np.pad(x, ((0, 0), pad[0], pad[1], (0, 0)))
 
     def _windows(self, xp, ho, wo):
         """All receptive fields `(B, Ho, Wo, kh*kw, C)` (a copy)."""
@@ -88,18 +81,6 @@ class _SpatialKernel:
             writeable=False)
         return view.reshape(b, ho, wo, kh * kw, c)
 
-    def _dilate(self, changed, ho, wo, pads):
-        (kh, kw), (sh, sw), (dh, dw) = (self.kernel_size, self.strides,
-                                        self.dilation)
-        cp = np.pad(changed, ((0, 0),) + pads) if pads != (
-            (0, 0), (0, 0)) else changed
-        out = np.zeros((changed.shape[0], ho, wo), bool)
-        for i in range(kh):
-            for j in range(kw):
-                out |= cp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh,
-                          j * dw:j * dw + (wo - 1) * sw + 1:sw]
-        return out
-
     def dense(self, x):
         x = np.asarray(x, dtype="float32")
         y = self._dense_nobias(x)
@@ -108,14 +89,23 @@ class _SpatialKernel:
 
     def _dense_nobias(self, x):
         _, h, w, _ = x.shape
-        ho, wo, pads = self._geom(h, w)[:3]
+        ho, wo, pad = self._geom(h, w)[:3]
         self.dense_macs = self._macs(x.shape[0] * ho * wo)
-        return self._apply(self._windows(self._padded(x, pads), ho, wo))
+        xp = self._padded(x, pad)
+        if self.kernel_size == (1, 1):
+            sh, sw = self.strides
+            return self._apply(xp[:, :(ho - 1) * sh + 1:sh,
+                                  :(wo - 1) * sw + 1:sw, None, :])
+        return self._dense_windows(xp, ho, wo)
+
+    def _dense_windows(self, xp, ho, wo):
+        return self._apply(self._windows(xp, ho, wo))
 
     def update(self, y, delta, changed):
         b, h, w, _ = delta.shape
-        ho, wo, pads, oi, oj = self._geom(h, w)
-        out_changed = self._dilate(changed, ho, wo, pads)
+        ho, wo, pad, oi, oj = self._geom(h, w)
+        out_changed = dilate_mask(changed, self.kernel_size, self.strides,
+                                  self.dilation, pad, (ho, wo))
         self.dense_macs = self._macs(b * ho * wo)
         n = int(np.count_nonzero(out_changed))
         if n == 0:
@@ -125,7 +115,7 @@ class _SpatialKernel:
             self.last_macs = self.dense_macs
         else:
             bi, i, j = np.nonzero(out_changed)
-            dp = self._padded(delta, pads)
+            dp = self._padded(delta, pad)
             rows = dp[bi[:, None], i[:, None] * self.strides[0] + oi,
                       j[:, None] * self.strides[1] + oj]
             y[bi, i, j] += self._apply(rows)
@@ -188,6 +178,18 @@ class DepthwiseConv2DKernel(_SpatialKernel):
 
     def _apply(self, windows):
         return np.einsum("...kc,kc->...c", windows, self._taps)
+
+    def _dense_windows(self, xp, ho, wo):
+        (kh, kw), (sh, sw), (dh, dw) = (self.kernel_size, self.strides,
+                                        self.dilation)
+        y = None
+        for i in range(kh):
+            for j in range(kw):
+                tap = xp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh,
+                         j * dw:j * dw + (wo - 1) * sw + 1:sw] * self._taps[
+                             i * kw + j]
+                y = tap if y is None else np.add(y, tap, out=y)
+        return y
 
 
 class DenseKernel:

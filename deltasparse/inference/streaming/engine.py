@@ -17,6 +17,8 @@ and bounds floating-point drift of the accumulated outputs.
 import numpy as np
 
 from deltasparse.inference.streaming.graph import build_program
+from deltasparse.inference.streaming.graph import dilate_mask
+from deltasparse.inference.streaming.graph import pads
 
 try:  # The tuned kernels, when that module is present.
     from deltasparse.inference.streaming import kernels as _kernels
@@ -51,14 +53,6 @@ def _pointwise(fns, x, where):
             x = np.where(nonzero, np.round(x / safe) * step, x)
         x = x.astype("float32", copy=False)
     return x
-
-
-def _pads(size, k, s, padding):
-    if padding == "valid":
-        return (size - k) // s + 1, 0, 0
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, total // 2, total - total // 2
 
 
 class _Op:
@@ -118,7 +112,9 @@ class _PointwiseOp(_Op):
         where = np.nonzero(mask)
         new = self.compute(state, where)
         old = value[where]
-        moved = np.any(new != old, axis=-1)
+        different = new != old
+        self._moved_elements = int(np.count_nonzero(different))
+        moved = np.any(different, axis=-1)
         changed = np.zeros(mask.shape, bool)
         moved_at = tuple(w[moved] for w in where)
         changed[moved_at] = True
@@ -134,6 +130,21 @@ class _PointwiseOp(_Op):
 
 
 class _ChainOp(_PointwiseOp):
+    """Pointwise chain; counts the nonzero elements of its output delta
+    (`delta_elements` of `total_elements`) when it ends in a quantizer."""
+
+    def __init__(self, step, index):
+        super().__init__(step, index)
+        self.quantizer = step.params["fns"][-1][0] == "quantize"
+        self.delta_elements = 0
+        self.total_elements = 0
+
+    def update(self, state):
+        super().update(state)
+        if self.quantizer:
+            self.total_elements += state.values[self.index].size
+            self.delta_elements += self._moved_elements
+
     def compute(self, state, where):
         x = state.values[self.inputs[0]]
         return _pointwise(self.step.params["fns"],
@@ -163,16 +174,16 @@ class _MaxPoolOp(_PointwiseOp):
         self.padding = p["padding"]
 
     def _geometry(self, h, w):
-        ho, pt, pb = _pads(h, self.pool[0], self.strides[0], self.padding)
-        wo, pl, pr = _pads(w, self.pool[1], self.strides[1], self.padding)
+        ho, pt, pb = pads(h, self.pool[0], self.strides[0], 1, self.padding)
+        wo, pl, pr = pads(w, self.pool[1], self.strides[1], 1, self.padding)
         return ho, wo, ((pt, pb), (pl, pr))
 
     def compute(self, state, where):
         x = state.values[self.inputs[0]]
         _, h, w, _ = x.shape
-        ho, wo, pads = self._geometry(h, w)
-        xp = np.pad(x, ((0, 0),) + pads + ((0, 0),),
-                    constant_values=-np.inf) if pads != ((0, 0), (0, 0)) else x
+        ho, wo, pad = self._geometry(h, w)
+        xp = np.pad(x, ((0, 0),) + pad + ((0, 0),),
+                    constant_values=-np.inf) if pad != ((0, 0), (0, 0)) else x
         (kh, kw), (sh, sw) = self.pool, self.strides
         if where is None:
             out = None
@@ -193,15 +204,9 @@ class _MaxPoolOp(_PointwiseOp):
     def input_changed(self, state):
         mask = state.changed[self.inputs[0]]
         _, h, w = mask.shape
-        ho, wo, pads = self._geometry(h, w)
-        mp = np.pad(mask, ((0, 0),) + pads)
-        (kh, kw), (sh, sw) = self.pool, self.strides
-        out = np.zeros((mask.shape[0], ho, wo), bool)
-        for i in range(kh):
-            for j in range(kw):
-                out |= mp[:, i:i + (ho - 1) * sh + 1:sh,
-                          j:j + (wo - 1) * sw + 1:sw]
-        return out
+        ho, wo, pad = self._geometry(h, w)
+        return dilate_mask(mask, self.pool, self.strides, (1, 1), pad,
+                           (ho, wo))
 
 
 class _LinearOp(_Op):
@@ -255,8 +260,8 @@ class _PadOp(_Op):
     needs_delta = True
 
     def _pad(self, x, value=0):
-        pads = self.step.params["pads"]
-        return np.pad(x, ((0, 0),) + pads + ((0, 0),) * (x.ndim - 3),
+        amounts = self.step.params["pads"]
+        return np.pad(x, ((0, 0),) + amounts + ((0, 0),) * (x.ndim - 3),
                       constant_values=value)
 
     def key(self, state):
@@ -537,18 +542,28 @@ class StreamingDeltaModel:
         Returns:
             dict with `"layers"` (linear layer name -> fraction), `"total"`
             (fraction over all linear layers), `"executed_macs"` and
-            `"dense_macs"` (ints).
+            `"dense_macs"` (ints), and `"delta_density"`: the fraction of
+            nonzero temporal deltas at the quantizer outputs (the slots'
+            delta density) over the non-key frames.
         """
         layers = {op.name: (op.executed_macs / op.total_macs
                             if op.total_macs else 0.0)
                   for op in self.linear_ops}
         executed = sum(op.executed_macs for op in self.linear_ops)
         dense = sum(op.total_macs for op in self.linear_ops)
+        quantizers = [op for op in self.ops
+                      if isinstance(op, _ChainOp) and op.quantizer]
+        nonzero = sum(op.delta_elements for op in quantizers)
+        elements = sum(op.total_elements for op in quantizers)
         return {"layers": layers, "total": executed / dense if dense else 0.0,
-                "executed_macs": executed, "dense_macs": dense}
+                "executed_macs": executed, "dense_macs": dense,
+                "delta_density": nonzero / elements if elements else 0.0}
 
     def reset_stats(self):
         """Zeroes the counts behind `stats`."""
         for op in self.linear_ops:
             op.executed_macs = 0
             op.total_macs = 0
+        for op in self.ops:
+            if isinstance(op, _ChainOp):
+                op.delta_elements = op.total_elements = 0

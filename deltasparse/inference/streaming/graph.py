@@ -207,9 +207,9 @@ class _Walker:
                 layer, in_shape))
         if isinstance(layer, keras.layers.ZeroPadding2D):
             _check_channels_last(layer)
-            pads = tuple(tuple(int(v) for v in p) for p in layer.padding)
+            amounts = tuple(tuple(int(v) for v in p) for p in layer.padding)
             return self.add("pad", layer.name, [parent], shape,
-                            {"pads": pads})
+                            {"pads": amounts})
         if isinstance(layer, keras.layers.MaxPooling2D):
             _check_channels_last(layer)
             return self.add("maxpool", layer.name, [parent], shape, {
@@ -275,18 +275,37 @@ class _Walker:
         return fns
 
 
+def dilate_mask(changed, kernel_size, strides, dilation, pads, out_hw):
+    """Output pixels `(B, Ho, Wo)` whose receptive field holds a `True` of
+    the input mask `changed` `(B, H, W)` (zero padding `pads`)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (kernel_size, strides,
+                                              dilation, out_hw)
+    cp = np.pad(changed, ((0, 0),) + tuple(pads)) if tuple(pads) != (
+        (0, 0), (0, 0)) else changed
+    out = np.zeros((changed.shape[0], ho, wo), bool)
+    for i in range(kh):
+        for j in range(kw):
+            out |= cp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh,
+                      j * dw:j * dw + (wo - 1) * sw + 1:sw]
+    return out
+
+
+def pads(size, k, s, d, padding):
+    """(out, pad_before, pad_after) of one spatial axis (TF semantics)."""
+    extent = (k - 1) * d + 1
+    if padding == "valid":
+        return (size - extent) // s + 1, 0, 0
+    out = -(-size // s)
+    total = max((out - 1) * s + extent - size, 0)
+    return out, total // 2, total - total // 2
+
+
 def _consumers(steps):
     counts = [0] * len(steps)
     for step in steps:
         for i in step.inputs:
             counts[i] += 1
     return counts
-
-
-def _same_pads(size, k, s, d):
-    out = -(-size // s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-    return (total // 2, total - total // 2)
 
 
 def _fuse(steps, output):
@@ -329,9 +348,10 @@ def _fuse(steps, output):
                     and step.params["padding"] == "valid"):
                 kernel = step.params["kernel"]
                 same = tuple(
-                    _same_pads(steps[parent.inputs[0]].shape[a],
-                               kernel.shape[a], step.params["strides"][a],
-                               step.params["dilation"][a]) for a in (0, 1))
+                    pads(steps[parent.inputs[0]].shape[a], kernel.shape[a],
+                         step.params["strides"][a],
+                         step.params["dilation"][a], "same")[1:]
+                    for a in (0, 1))
                 if same == parent.params["pads"]:
                     step.params["padding"] = "same"
                     step.inputs = list(parent.inputs)
