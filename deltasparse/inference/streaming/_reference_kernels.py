@@ -16,7 +16,7 @@ import numpy as np
 from deltasparse.inference.streaming.graph import dilate_mask
 from deltasparse.inference.streaming.graph import pads
 
-DEFAULT_DENSE_ABOVE = 0.5
+DEFAULT_DENSE_ABOVE = 0.3
 
 
 def _check_padding(padding):
@@ -131,7 +131,7 @@ class Conv2DKernel(_SpatialKernel):
         bias: `(cout,)` or None.
         strides, padding, dilation: as `keras.layers.Conv2D`.
         dense_above: fraction of changed output pixels above which
-            `update` convolves the whole delta. Defaults to 0.5.
+            `update` convolves the whole delta. Defaults to 0.3.
     """
 
     def __init__(self, kernel, bias, strides=(1, 1), padding="same",
@@ -198,7 +198,7 @@ class DenseKernel:
     Args:
         kernel: `(cin, cout)` float32; bias: `(cout,)` or None.
         dense_above: fraction of changed input features above which the
-            whole delta is multiplied. Defaults to 0.5.
+            whole delta is multiplied. Defaults to 0.3.
     """
 
     def __init__(self, kernel, bias, dense_above=None):

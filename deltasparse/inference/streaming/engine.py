@@ -26,6 +26,9 @@ except ImportError:  # pragma: no cover - depends on the branch merged
     from deltasparse.inference.streaming import _reference_kernels as _kernels
 
 DEFAULT_REFRESH = 64
+# Above this fraction of changed input pixels a pointwise step recomputes
+# its whole output (no gather / scatter).
+DENSE_POINTWISE_ABOVE = 0.5
 
 
 def _pointwise(fns, x, where):
@@ -107,8 +110,11 @@ class _PointwiseOp(_Op):
         return state.changed[self.inputs[0]]
 
     def update(self, state):
-        value = state.values[self.index]
         mask = self.input_changed(state)
+        if np.count_nonzero(mask) > DENSE_POINTWISE_ABOVE * mask.size:
+            self._update_dense(state)
+            return
+        value = state.values[self.index]
         where = np.nonzero(mask)
         new = self.compute(state, where)
         old = value[where]
@@ -127,6 +133,20 @@ class _PointwiseOp(_Op):
             state.last_where[self.index] = moved_at
         value[moved_at] = new[moved]
         state.changed[self.index] = changed
+
+    def _update_dense(self, state):
+        """The same update computed on whole tensors (most pixels
+        changed): recompute everywhere, delta = new - old."""
+        new = self.compute(state, None)
+        old = state.values[self.index]
+        different = new != old
+        self._moved_elements = int(np.count_nonzero(different))
+        if self.emit_delta:
+            state.deltas[self.index] = np.subtract(new, old,
+                                                   dtype="float32")
+            state.last_where[self.index] = None
+        state.values[self.index] = new
+        state.changed[self.index] = np.any(different, axis=-1)
 
 
 class _ChainOp(_PointwiseOp):

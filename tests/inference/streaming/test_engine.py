@@ -247,3 +247,14 @@ def test_reference_kernels_update_equals_dense(kind, strides, padding,
         assert 0 < kernel.last_macs < kernel.dense_macs
     else:
         assert kernel.last_macs == kernel.dense_macs
+
+
+@pytest.mark.parametrize("above", [0.0, 1.0])
+def test_dense_and_gathered_pointwise_updates_agree(mobilenet, monkeypatch,
+                                                    above):
+    from deltasparse.inference.streaming import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "DENSE_POINTWISE_ABOVE", above)
+    engine = StreamingDeltaModel(mobilenet, refresh=None)
+    check_exact(mobilenet, engine, moving_clips(2, 3, seed=14))
+    assert 0 < engine.stats["delta_density"] < 1
