@@ -10,7 +10,8 @@ by side in one process:
 - (b) the same dense model on whole 16-frame clips (frames/s = 16 / time);
 - (c) `StreamingDeltaModel` on a 16-frame stream, batch 1: the median time
   of the non-key frames (steady state), plus the time of the dense key
-  frame.
+  frame; and the largest difference between its clip mean of per-frame
+  probabilities and `model.predict(clip)`.
 
 Frames: a smooth random background, a moving bright square and Gaussian
 camera noise (sigma `--noise`). All `DeltaActivation` steps are set to one
@@ -18,6 +19,8 @@ value found by bisection so that the measured delta density (nonzero
 temporal deltas at the quantizer outputs, `engine.stats["delta_density"]`)
 is near each target. Prints a markdown table (medians of `--repeats`) and
 writes it with a PNG of speed-up (c)/(a) against density.
+
+Set `OPENBLAS_NUM_THREADS` to override the single BLAS thread used here.
 
 Run:
     python benchmarks/bench_streaming_delta.py --models mobilenet
@@ -31,6 +34,10 @@ import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One OpenBLAS thread: on this shared 2-core machine two spinning OpenBLAS
+# threads made the engine's matmuls ~10x slower (254 vs 24 ms per MobileNet
+# frame, measured side by side); TensorFlow keeps its own thread pools.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -67,6 +74,9 @@ def make_models(arch, size):
             c = layer.gamma.shape[0]
             layer.gamma.assign(rng.uniform(0.5, 1.5, c).astype("float32"))
             layer.beta.assign(rng.normal(0.0, 0.3, c).astype("float32"))
+    # Small steps while BatchNorm measures its statistics: with the presets'
+    # steps (ResNet's input slot: 3) the random frames would quantize to 0.
+    set_steps(delta, 0.05)
     delta(rng.uniform(-1, 1, (2, 2, size, size, 3)).astype("float32"),
           training=True)
     dense = VideoClassifier.from_preset(f"{arch}_baseline", num_classes=101,
@@ -103,13 +113,14 @@ def engine_run(model, clip, probe_frames=None):
     engine = StreamingDeltaModel(model, refresh=None)
     frames = clip.shape[1] if probe_frames is None else probe_frames
     state = engine.initial_state(1)
-    times = []
+    times, outputs = [], []
     for t in range(frames):
         if t == 1:
             engine.reset_stats()
         start = time.perf_counter()
-        engine.step(clip[:, t], state)
+        outputs.append(engine.step(clip[:, t], state)[0])
         times.append(time.perf_counter() - start)
+    engine.last_mean = np.mean(outputs, axis=0)
     return engine, times
 
 
@@ -159,12 +170,13 @@ def bench(arch, args):
             key.append(times[0])
             steady.append(statistics.median(times[1:]))
             stats = engine.stats
+        error = np.abs(engine.last_mean - delta.predict(clip, verbose=0)).max()
         row = {
             "model": arch, "target": target, "step": step,
             "density": stats["delta_density"], "macs": stats["total"],
             "a": 1 / frame_time, "b": 1 / clip_time,
             "c": 1 / statistics.median(steady),
-            "key_ms": 1e3 * statistics.median(key),
+            "key_ms": 1e3 * statistics.median(key), "error": error,
         }
         rows.append(row)
         print(format_row(row), flush=True)
@@ -172,15 +184,15 @@ def bench(arch, args):
 
 
 HEADER = ("| model | target | measured delta density | MACs executed | "
-          "(a) dense 1 frame, fps | (b) dense 16-frame clip, fps | "
-          "(c) engine, fps | (c)/(a) | key frame, ms |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+          "(a) dense 1 frame, fps | (b) dense whole clip, fps | "
+          "(c) engine, fps | (c)/(a) | key frame, ms | max abs prob diff |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
 
 
 def format_row(r):
     return (f"| {r['model']} | {r['target']:.2f} | {r['density']:.3f} | "
             f"{r['macs']:.3f} | {r['a']:.1f} | {r['b']:.1f} | {r['c']:.1f} | "
-            f"{r['c'] / r['a']:.2f}x | {r['key_ms']:.0f} |")
+            f"{r['c'] / r['a']:.2f}x | {r['key_ms']:.0f} | {r['error']:.1e} |")
 
 
 def plot(rows, path):

@@ -406,7 +406,17 @@ class StreamingDeltaModel:
 
     Computation: NumPy (OpenBLAS), which has microseconds of overhead per
     op where a TensorFlow call costs about a millisecond at these sizes
-    (see issue 9's probe).
+    (see issue 9's probe). On a small shared CPU run with
+    `OPENBLAS_NUM_THREADS=1`: two spinning OpenBLAS threads made the
+    matmuls about 10x slower on the 2-core test machine. All streams of a
+    state advance together (one frame each per `step`); their key frames
+    coincide.
+
+    Granularity is the pixel: a pixel whose quantized output changed in
+    any channel is recomputed downstream in all channels, and a k x k
+    convolution dilates the changed region by its receptive field. Deep,
+    low-resolution layers therefore become dense when changes are
+    scattered (see `benchmarks/bench_streaming_delta.py`).
 
     Args:
         model: a functional `keras.Model` on clips `(B, T, H, W, C)`, in
