@@ -258,3 +258,14 @@ def test_dense_and_gathered_pointwise_updates_agree(mobilenet, monkeypatch,
     engine = StreamingDeltaModel(mobilenet, refresh=None)
     check_exact(mobilenet, engine, moving_clips(2, 3, seed=14))
     assert 0 < engine.stats["delta_density"] < 1
+
+
+@pytest.mark.parametrize("option", [{"delta_level": 1}, {"sigma": True},
+                                    {"max_pooling": 3}])
+def test_unsupported_delta_activation_options(option):
+    clips = keras.Input((2, SIZE, SIZE, 3))
+    x = DeltaActivation(name="slot", **option)(clips)
+    x = FoldTime()(x)
+    model = keras.Model(clips, layers.GlobalAveragePooling2D()(x))
+    with pytest.raises(ValueError, match="'slot'.*DeltaActivation"):
+        StreamingDeltaModel(model)
