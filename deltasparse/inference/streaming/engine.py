@@ -33,28 +33,38 @@ DENSE_POINTWISE_ABOVE = 0.5
 
 def _pointwise(fns, x, where):
     """Applies the chain `fns` to `x`: a whole `(B, ...)` tensor when
-    `where` is None, else the rows `x = value[where]`."""
+    `where` is None, else the rows `x = value[where]` (a copy). Works in
+    place on one float32 copy; every step is the same float32 operation
+    as the layer's (no fused multiply-add), so values are unchanged."""
+    x = (np.array(x, dtype="float32") if where is None
+         else np.asarray(x, dtype="float32"))
     for fn in fns:
         kind = fn[0]
         if kind == "affine":
-            x = x * fn[1] + fn[2]
+            np.multiply(x, fn[1], out=x)
+            np.add(x, fn[2], out=x)
         elif kind == "bias":
-            x = x + fn[1]
+            np.add(x, fn[1], out=x)
         elif kind == "relu":
-            x = np.maximum(x, np.float32(0))
+            np.maximum(x, np.float32(0), out=x)
             if fn[1] is not None:
-                x = np.minimum(x, np.float32(fn[1]))
+                np.minimum(x, np.float32(fn[1]), out=x)
         elif kind == "softmax":
             e = np.exp(x - x.max(axis=-1, keepdims=True))
-            x = e / e.sum(axis=-1, keepdims=True)
+            x = (e / e.sum(axis=-1, keepdims=True)).astype("float32")
         else:  # quantize(x, step): step * round(x / step), 0-step identity
             step = fn[1]
             if fn[2] and where is not None:  # neuron-wise: per-pixel steps
                 step = step[where[1:]]
-            nonzero = step != 0
-            safe = np.where(nonzero, step, np.float32(1))
-            x = np.where(nonzero, np.round(x / safe) * step, x)
-        x = x.astype("float32", copy=False)
+            if fn[3]:  # every step nonzero
+                np.divide(x, step, out=x)
+                np.round(x, out=x)
+                np.multiply(x, step, out=x)
+            else:
+                nonzero = step != 0
+                safe = np.where(nonzero, step, np.float32(1))
+                x = np.where(nonzero, np.round(x / safe) * step,
+                             x).astype("float32")
     return x
 
 

@@ -271,7 +271,7 @@ class _Walker:
             step = step.reshape(())
         fns.append(("quantize", step,
                     layer.threshold_level == "neuron-wise" and len(
-                        in_shape) > 1))
+                        in_shape) > 1, bool(np.all(step != 0))))
         return fns
 
 
