@@ -20,10 +20,7 @@ from deltasparse.inference.streaming.graph import build_program
 from deltasparse.inference.streaming.graph import dilate_mask
 from deltasparse.inference.streaming.graph import pads
 
-try:  # The tuned kernels, when that module is present.
-    from deltasparse.inference.streaming import kernels as _kernels
-except ImportError:  # pragma: no cover - depends on the branch merged
-    from deltasparse.inference.streaming import _reference_kernels as _kernels
+from deltasparse.inference.streaming import kernels as _kernels
 
 DEFAULT_REFRESH = 64
 # Above this fraction of changed input pixels a pointwise step recomputes

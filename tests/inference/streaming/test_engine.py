@@ -16,7 +16,7 @@ import pytest
 from keras import layers
 
 from deltasparse.inference.streaming import StreamingDeltaModel
-from deltasparse.inference.streaming import _reference_kernels
+from deltasparse.inference.streaming import kernels as streaming_kernels
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.temporal.time_folding import FoldTime
 from deltasparse.layers.temporal.time_folding import UnfoldTime
@@ -226,7 +226,7 @@ def test_invalid_frames_shape(mobilenet):
     ("conv", 2, "same"), ("conv", 1, "valid"), ("depthwise", 2, "same"),
     ("conv1x1", 1, "same")])
 @pytest.mark.parametrize("dense_above", [1.0, 0.0])
-def test_reference_kernels_update_equals_dense(kind, strides, padding,
+def test_kernels_update_equals_keras(kind, strides, padding,
                                                dense_above):
     """Gathered (`dense_above=1`) and dense-fallback updates."""
     rng = np.random.default_rng(13)
@@ -235,17 +235,18 @@ def test_reference_kernels_update_equals_dense(kind, strides, padding,
                      rng.normal(size=x.shape), 0).astype("float32")
     k = 1 if kind == "conv1x1" else 3
     if kind == "depthwise":
-        kernel = _reference_kernels.DepthwiseConv2DKernel(
+        kernel = streaming_kernels.DepthwiseConv2DKernel(
             rng.normal(size=(3, 3, 4, 1)), rng.normal(size=4), strides=(
                 strides, strides), padding=padding, dense_above=dense_above)
         layer = layers.DepthwiseConv2D(3, strides=strides, padding=padding)
     else:
-        kernel = _reference_kernels.Conv2DKernel(
+        kernel = streaming_kernels.Conv2DKernel(
             rng.normal(size=(k, k, 4, 6)), rng.normal(size=6), strides=(
                 strides, strides), padding=padding, dense_above=dense_above)
         layer = layers.Conv2D(6, k, strides=strides, padding=padding)
     layer.build(x.shape)
-    layer.set_weights([kernel.kernel, kernel.bias])
+    layer.set_weights([np.reshape(kernel.kernel, layer.kernel.shape),
+                       kernel.bias])
     y = kernel.dense(x)
     np.testing.assert_allclose(y, layer(x), atol=1e-4)
     out_changed = kernel.update(y, delta, np.any(delta != 0, axis=-1))
