@@ -19,6 +19,7 @@ from deltasparse.models.temporal_autoencoder.losses import Keras2CategoricalCros
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder import TemporalAutoencoder
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import ALGORITHMS
 from deltasparse.models.temporal_autoencoder.temporal_autoencoder_presets import TEMPORAL_AUTOENCODER_PRESETS
+from deltasparse.models.video_backbone import SpatiotemporalBackbone
 from deltasparse.models.video_backbone import VideoBackbone
 from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.video_classifier import list_presets

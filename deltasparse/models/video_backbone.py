@@ -193,6 +193,11 @@ class VideoBackbone(ClipInputCheck, keras.Model):
     # Arguments of the head a `VideoClassifier` uses by default (the paper
     # head of the family); subclasses override.
     default_head = {}
+    # Per-frame backbones return folded `(B*T, h, w, c)` features; a
+    # `SpatiotemporalBackbone` returns `(B, t, h, w, c)` and sets True.
+    spatiotemporal = False
+    # Head sparsity slots of the family (`VideoClassifier` inserts them).
+    head_slots = ()
     # Per-stage names of the `thr_init` entries; subclasses override.
     thr_init_names = ()
 
@@ -267,3 +272,61 @@ class VideoBackbone(ClipInputCheck, keras.Model):
         if isinstance(dtype, dict):
             config["dtype"] = keras.dtype_policies.deserialize(dtype)
         return cls(**config)
+
+
+class SpatiotemporalBackbone(VideoBackbone):
+    """Base of the 3-D video backbones (convolutions over time and space).
+
+    A spatiotemporal backbone takes clips `(batch, time, height, width,
+    channels)` (channels last; `time` may stay free, `clip_length=None`)
+    and returns unfolded features `(batch, t, h, w, c)`. A
+    `VideoClassifier` on it pools those over time and space and applies one
+    classifier layer (no per-frame head, no temporal consensus). These
+    backbones have no sparsity slots (`sparsity` is `None`).
+
+    Subclasses build their graph between `start_clip_graph` and
+    `super().__init__(inputs=..., outputs=..., name=..., dtype=...)`, then
+    add their own arguments to `get_config`.
+
+    Args:
+        inputs: the clip input tensor from `start_clip_graph`.
+        outputs: the `(batch, t, h, w, c)` features.
+        **kwargs: Base model keyword arguments, such as `name` and `dtype`.
+    """
+
+    spatiotemporal = True
+
+    @staticmethod
+    def start_clip_graph(image_size, channels, clip_length=None):
+        """Makes the `frames` input `(batch, clip_length, h, w, channels)`.
+
+        Returns:
+            The input tensor.
+        """
+        height, width = check_image_size(image_size)
+        channels = check_positive_int("channels", channels)
+        if clip_length is not None:
+            clip_length = check_positive_int("clip_length", clip_length)
+        return keras.Input(shape=(clip_length, height, width, channels),
+                           name="frames")
+
+    def __init__(self, *, inputs, outputs, **kwargs):
+        builder = SparsitySlotBuilder(inputs, None, 0.0, False,
+                                      kwargs.get("dtype"))
+        super().__init__(inputs=inputs, outputs=outputs,
+                         slot_builder=builder, **kwargs)
+        self.sparsity = None
+        self.image_size = tuple(self.frame_shape[:2])
+        self.channels = int(self.frame_shape[2])
+        self.clip_length = inputs.shape[1]
+        self.thr_values = ()
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "image_size": list(self.image_size),
+            "channels": self.channels,
+            "clip_length": self.clip_length,
+        }

@@ -42,6 +42,21 @@ def list_presets():
     return {k: v["metadata"]["description"] for k, v in PRESETS.items()}
 
 
+def _spatiotemporal_head(x, num_classes, pooling, dropout, head_units,
+                         activation, dtype):
+    """Head of a 3-D backbone: global pool over (t, h, w), optional hidden
+    layer, dropout, one `classifier` layer (Hara et al.'s `fc`)."""
+    pool = (layers.GlobalAveragePooling3D if pooling == "avg"
+            else layers.GlobalMaxPooling3D)
+    x = pool(name="global_pool", dtype=dtype)(x)
+    if head_units:
+        x = layers.Dense(head_units, activation="relu",
+                         name=f"fc{head_units}", dtype=dtype)(x)
+    x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
+    return layers.Dense(num_classes, activation=activation,
+                        name="classifier", dtype=dtype)(x)
+
+
 def _apply_pooling(x, pooling, dtype):
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="global_pool",
@@ -167,55 +182,75 @@ class VideoClassifier(ClipInputCheck, keras.Model):
                 f"Received: output_layer={output_layer!r}"
             )
         keras.activations.get(activation)
-        if name is None:
+        if name is None and not backbone.spatiotemporal:
             family = type(backbone).__name__.replace("VideoBackbone", "")
             name = f"{family.lower()}_{backbone.sparsity or 'baseline'}"
         dtype = head_dtype if head_dtype is not None else (
             backbone.dtype_policy
         )
 
+        if backbone.spatiotemporal and output_layer != "dense":
+            raise ValueError(
+                "`output_layer` must be 'dense' for a spatiotemporal "
+                f"backbone ({type(backbone).__name__}). "
+                f"Received: output_layer={output_layer!r}"
+            )
+        if backbone.spatiotemporal and pooling == "avg_7x7":
+            raise ValueError(
+                "`pooling` must be 'avg' or 'max' for a spatiotemporal "
+                f"backbone ({type(backbone).__name__}). "
+                f"Received: pooling={pooling!r}"
+            )
+
         # === Functional Model ===
         clips = backbone.input
-        x = backbone.output
-        slots = backbone.slot_builder.copy()
-        head_slots = {}
-        if head_sparsity_slot and slots.enabled:
-            head_slots = {s["position"]: s for s in backbone.head_slots}
-
-        def head_slot(x, position, units=None):
-            spec = head_slots.get(position)
-            if spec is None:
-                return x
-            slot_name = spec["name"]
-            if position == "units":
-                slot_name = f"fc{units}_delta"
-            return slots(x, slot_name, num_classes, spec["group"],
-                         backbone.thr_values[spec["thr_index"]])
-
-        x = head_slot(x, "features")
-        x = _apply_pooling(x, pooling, dtype)
-        if head_units:
-            x = layers.Dense(head_units, activation="relu",
-                             name=f"fc{head_units}", dtype=dtype)(x)
-            x = head_slot(x, "units", head_units)
-        x = slots.accumulate(x)
-        if output_layer == "dense":
-            x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
-            x = layers.Dense(num_classes, activation=activation,
-                             name="fc101", dtype=dtype)(x)
+        if backbone.spatiotemporal:
+            outputs = _spatiotemporal_head(
+                backbone.output, num_classes, pooling, dropout, head_units,
+                activation, dtype)
+            name = name if name is not None else type(
+                backbone).__name__.replace("Backbone", "").lower()
         else:
-            x = layers.Reshape((1, 1, x.shape[-1]), name="reshape_1",
-                               dtype=dtype)(x)
-            x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
-            x = layers.Conv2D(num_classes, 1, padding="same",
-                              name="conv_preds", dtype=dtype)(x)
-            x = layers.Reshape((num_classes,), name="reshape_2",
-                               dtype=dtype)(x)
-            x = layers.Activation(activation, name="predictions",
-                                  dtype=dtype)(x)
-        x = UnfoldTime(name="unfold_time", dtype=dtype)(x, reference=clips)
-        outputs = layers.GlobalAveragePooling1D(name="temporal_mean",
-                                                dtype=dtype)(x)
+            x = backbone.output
+            slots = backbone.slot_builder.copy()
+            head_slots = {}
+            if head_sparsity_slot and slots.enabled:
+                head_slots = {s["position"]: s for s in backbone.head_slots}
+
+            def head_slot(x, position, units=None):
+                spec = head_slots.get(position)
+                if spec is None:
+                    return x
+                slot_name = spec["name"]
+                if position == "units":
+                    slot_name = f"fc{units}_delta"
+                return slots(x, slot_name, num_classes, spec["group"],
+                             backbone.thr_values[spec["thr_index"]])
+
+            x = head_slot(x, "features")
+            x = _apply_pooling(x, pooling, dtype)
+            if head_units:
+                x = layers.Dense(head_units, activation="relu",
+                                 name=f"fc{head_units}", dtype=dtype)(x)
+                x = head_slot(x, "units", head_units)
+            x = slots.accumulate(x)
+            if output_layer == "dense":
+                x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
+                x = layers.Dense(num_classes, activation=activation,
+                                 name="fc101", dtype=dtype)(x)
+            else:
+                x = layers.Reshape((1, 1, x.shape[-1]), name="reshape_1",
+                                   dtype=dtype)(x)
+                x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
+                x = layers.Conv2D(num_classes, 1, padding="same",
+                                  name="conv_preds", dtype=dtype)(x)
+                x = layers.Reshape((num_classes,), name="reshape_2",
+                                   dtype=dtype)(x)
+                x = layers.Activation(activation, name="predictions",
+                                      dtype=dtype)(x)
+            x = UnfoldTime(name="unfold_time", dtype=dtype)(x, reference=clips)
+            outputs = layers.GlobalAveragePooling1D(name="temporal_mean",
+                                                    dtype=dtype)(x)
         super().__init__(inputs=clips, outputs=outputs, name=name, **kwargs)
 
         # === Config ===
