@@ -14,18 +14,35 @@ running sum. A dense key frame every `refresh` frames recomputes everything
 and bounds floating-point drift of the accumulated outputs.
 """
 
+import time
+
 import numpy as np
 
 from deltasparse.inference.streaming.graph import build_program
 from deltasparse.inference.streaming.graph import dilate_mask
 from deltasparse.inference.streaming.graph import pads
 
+from deltasparse.inference.streaming import dense_frames as _dense_frames
 from deltasparse.inference.streaming import kernels as _kernels
 
 DEFAULT_REFRESH = 64
+# A frame whose incremental update executed more than this fraction of the
+# dense MACs cost more than a dense TensorFlow frame: the following frames
+# are computed densely (probing an incremental update every
+# `DEFAULT_PROBE_EVERY` frames). Measured with
+# `python benchmarks/bench_streaming_delta.py --models mobilenet resnet50`
+# on the 2-core development machine: an incremental frame reaches the time
+# of a dense TensorFlow frame at 0.45-0.65 of the dense MACs.
+DEFAULT_DENSE_FRAME_ABOVE = 0.5
+DEFAULT_PROBE_EVERY = 16
+DENSE_FRAMES = ("tensorflow", "numpy")
 # Above this fraction of changed input pixels a pointwise step recomputes
 # its whole output (no gather / scatter).
 DENSE_POINTWISE_ABOVE = 0.5
+
+
+# `last_where` marker: the delta may be nonzero anywhere (a dense update).
+_WHOLE = Ellipsis
 
 
 def _pointwise(fns, x, where):
@@ -76,6 +93,12 @@ class _Op:
         self.name = step.name
         self.inputs = step.inputs
         self.emit_delta = False  # set when a consumer needs_delta
+        self.label = step.kind  # what `timings` adds this op's time to
+        if step.kind == "linear":
+            kind = step.params["kernel_kind"]
+            shape = step.params["kernel"].shape
+            self.label = kind if kind == "dense" else (
+                f"{kind} {shape[0]}x{shape[1]}")
 
     def key(self, state):
         """Dense evaluation from the input values."""
@@ -85,11 +108,22 @@ class _Op:
         """Incremental evaluation; sets value, changed (and delta)."""
         raise NotImplementedError
 
+    def load(self, state, value):
+        """A dense frame computed elsewhere (`DenseFramePrograms`): takes
+        `value` as this step's output, as `key` would have computed it."""
+        state.values[self.index] = value
+        if self.emit_delta:
+            state.deltas[self.index] = np.zeros_like(value)
+            state.last_where[self.index] = None
+
 
 class _InputOp(_Op):
     def key(self, state):
         state.values[self.index] = state.frame.copy()
         state.deltas[self.index] = np.zeros_like(state.frame)
+
+    def load(self, state, value):
+        self.key(state)
 
     def update(self, state):
         value = state.values[self.index]
@@ -134,7 +168,9 @@ class _PointwiseOp(_Op):
         if self.emit_delta:
             delta = state.deltas[self.index]
             previous = state.last_where[self.index]
-            if previous is not None:
+            if previous is _WHOLE:  # after a dense update: nonzero anywhere
+                delta.fill(0)
+            elif previous is not None:
                 delta[previous] = 0
             delta[moved_at] = new[moved] - old[moved]
             state.last_where[self.index] = moved_at
@@ -151,7 +187,7 @@ class _PointwiseOp(_Op):
         if self.emit_delta:
             state.deltas[self.index] = np.subtract(new, old,
                                                    dtype="float32")
-            state.last_where[self.index] = None
+            state.last_where[self.index] = _WHOLE
         state.values[self.index] = new
         state.changed[self.index] = np.any(different, axis=-1)
 
@@ -268,6 +304,16 @@ class _LinearOp(_Op):
         if self.emit_delta:
             state.deltas[self.index] = np.zeros_like(value)
 
+    def load(self, state, value):
+        super().load(state, value)
+        kernel = self.kernel
+        if self.kind == "dense":
+            macs = value.shape[0] * kernel.kernel.size
+        else:
+            macs = int(np.prod(value.shape[:-1])) * kernel.macs_per_pixel
+        kernel.dense_macs = kernel.last_macs = macs
+        self._count(macs)
+
     def update(self, state):
         value = state.values[self.index]
         delta = state.deltas[self.inputs[0]]
@@ -295,6 +341,10 @@ class _PadOp(_Op):
         state.values[self.index] = self._pad(state.values[self.inputs[0]])
         state.deltas[self.index] = np.zeros_like(state.values[self.index])
 
+    def load(self, state, value):
+        state.values[self.index] = value
+        state.deltas[self.index] = np.zeros_like(value)
+
     def update(self, state):
         i = self.inputs[0]
         state.changed[self.index] = self._pad(state.changed[i], False)
@@ -316,6 +366,11 @@ class _GlobalPoolOp(_Op):
     def key(self, state):
         x = state.values[self.inputs[0]]
         state.sums[self.index] = x.sum(axis=(1, 2), dtype="float64")
+        state.values[self.index] = self._mean(state)
+        state.deltas[self.index] = np.zeros_like(state.values[self.index])
+
+    def load(self, state, value):
+        state.sums[self.index], _ = value
         state.values[self.index] = self._mean(state)
         state.deltas[self.index] = np.zeros_like(state.values[self.index])
 
@@ -347,6 +402,9 @@ class _ReshapeOp(_Op):
         state.deltas[self.index] = None if delta is None else delta.reshape(
             self._shape(x.shape[0]))
 
+    def load(self, state, value):
+        self.key(state)  # views of its input, like `key`
+
     def update(self, state):
         i = self.inputs[0]
         batch = state.values[i].shape[0]
@@ -374,6 +432,23 @@ class StreamingState:
         self.last_where = [None] * size
         self.sums = [None] * size
         self.frame = None
+        # Fraction of dense MACs of the last incremental frame, and the
+        # number of dense frames since then (the fallback policy).
+        self.last_fraction = None
+        self.dense_run = 0
+        self.stale = False  # caches behind the last (fused dense) frame
+
+
+def _check_fraction(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 <= value <= 1):
+        raise ValueError(
+            f"`{name}` must be None or a number in [0, 1]. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
 
 
 def _check_refresh(refresh):
@@ -456,9 +531,38 @@ class StreamingDeltaModel:
     (2, 3)
     """
 
-    def __init__(self, model, refresh=DEFAULT_REFRESH, thresholds=None):
+    def __init__(self, model, refresh=DEFAULT_REFRESH, thresholds=None,
+                 dense_frames="tensorflow",
+                 dense_frame_above=DEFAULT_DENSE_FRAME_ABOVE,
+                 probe_every=DEFAULT_PROBE_EVERY):
         self.refresh = _check_refresh(refresh)
+        if dense_frames not in DENSE_FRAMES:
+            raise ValueError(
+                f"`dense_frames` must be one of {DENSE_FRAMES}. "
+                f"Received: dense_frames={dense_frames!r}"
+            )
+        if dense_frames == "tensorflow" and not _dense_frames.available():
+            dense_frames = "numpy"  # pragma: no cover
+        self.dense_frame_above = _check_fraction("dense_frame_above",
+                                                 dense_frame_above)
+        if isinstance(probe_every, bool) or not isinstance(
+                probe_every, int) or probe_every < 1:
+            raise ValueError(
+                "`probe_every` must be an int >= 1 (an incremental frame at "
+                "least every `probe_every` frames while dense frames are "
+                f"chosen). Received: probe_every={probe_every!r}"
+            )
+        self.probe_every = probe_every
+        self.dense_frames = dense_frames
         self.program = build_program(model)
+        self._tensorflow_frames = (
+            _dense_frames.DenseFramePrograms(self.program)
+            if dense_frames == "tensorflow" else None)
+        self.frame_counts = {"key": 0, "dense": 0, "update": 0}
+        # Set to a dict (e.g. `collections.defaultdict(float)`) to add up the
+        # seconds of incremental updates per op kind ("conv 1x1",
+        # "depthwise 3x3", "pointwise", ...): where the time goes.
+        self.timings = None
         names = {s.name for s in self.program.steps if s.kind == "linear"}
         if isinstance(thresholds, dict):
             unknown = sorted(set(thresholds) - names)
@@ -487,12 +591,14 @@ class StreamingDeltaModel:
             if op.needs_delta:
                 for i in op.inputs:
                     self.ops[i].emit_delta = True
+        self._linear_ops = [op for op in self.ops
+                            if isinstance(op, _LinearOp)]
         self.frame_shape = self.program.steps[0].shape
         self.consensus = self.program.consensus
 
     @property
     def linear_ops(self):
-        return [op for op in self.ops if isinstance(op, _LinearOp)]
+        return self._linear_ops
 
     def initial_state(self, batch_size):
         """A fresh `StreamingState` for `batch_size` streams (the next
@@ -528,16 +634,72 @@ class StreamingDeltaModel:
                 f"{frames.shape}"
             )
         state.frame = frames
-        key = state.frames == 0 or (
-            self.refresh is not None and state.frames % self.refresh == 0)
-        for op in self.ops:
-            if key:
-                op.key(state)
+        kind = self._frame_kind(state)
+        self.frame_counts[kind] += 1
+        output = None
+        if kind == "update":
+            self._update(state)
+        elif kind == "dense" and self._tensorflow_frames is not None:
+            # One fused dense frame; the caches stay stale until the next
+            # key frame.
+            output = self._tensorflow_frames.output(frames)
+            for op in self.linear_ops:
+                op._count(op.kernel.dense_macs)
+            state.stale = True
+            state.dense_run += 1
+        else:  # key frame, or a dense frame recomputing the NumPy caches
+            if self._tensorflow_frames is not None:
+                values = self._tensorflow_frames(frames)
+                for op in self.ops:
+                    op.load(state, values[op.index])
             else:
-                op.update(state)
+                for op in self.ops:
+                    op.key(state)
+            state.stale = False
+            if kind == "key":
+                state.last_fraction = None  # the next frame probes
+                state.dense_run = 0
+            else:
+                state.dense_run += 1
         state.frames += 1
         state.frame = None
-        return state.values[self.program.output].copy(), state
+        if output is None:
+            output = state.values[self.program.output].copy()
+        return output, state
+
+    def _update(self, state):
+        linear = self.linear_ops
+        executed = sum(op.executed_macs for op in linear)
+        total = sum(op.total_macs for op in linear)
+        if self.timings is None:
+            for op in self.ops:
+                op.update(state)
+        else:
+            for op in self.ops:
+                start = time.perf_counter()
+                op.update(state)
+                self.timings[op.label] += time.perf_counter() - start
+        executed = sum(op.executed_macs for op in linear) - executed
+        total = sum(op.total_macs for op in linear) - total
+        state.last_fraction = executed / total if total else 0.0
+        state.dense_run = 0
+
+    def _frame_kind(self, state):
+        """`"key"` (first or refresh frame, or the re-synchronisation of
+        stale caches), `"dense"` (the last incremental frame executed more
+        than `dense_frame_above` of the dense MACs) or `"update"`."""
+        if state.frames == 0 or (
+                self.refresh is not None and state.frames % self.refresh == 0):
+            return "key"
+        if state.stale:
+            return "key" if state.dense_run >= self.probe_every - 2 else (
+                "dense")
+        if (self.dense_frame_above is not None
+                and state.last_fraction is not None
+                and state.last_fraction > self.dense_frame_above
+                and state.dense_run < self.probe_every - 1):
+            return "dense"
+        return "update"
 
     def predict(self, clips, batch_size=None):
         """What `model.predict(clips)` returns, computed frame by frame.
@@ -579,9 +741,11 @@ class StreamingDeltaModel:
         Returns:
             dict with `"layers"` (linear layer name -> fraction), `"total"`
             (fraction over all linear layers), `"executed_macs"` and
-            `"dense_macs"` (ints), and `"delta_density"`: the fraction of
+            `"dense_macs"` (ints), `"delta_density"`: the fraction of
             nonzero temporal deltas at the quantizer outputs (the slots'
-            delta density) over the non-key frames.
+            delta density) over the incremental frames, and `"frames"`:
+            how many frames were key frames, dense frames (the fallback)
+            and incremental updates.
         """
         layers = {op.name: (op.executed_macs / op.total_macs
                             if op.total_macs else 0.0)
@@ -594,13 +758,15 @@ class StreamingDeltaModel:
         elements = sum(op.total_elements for op in quantizers)
         return {"layers": layers, "total": executed / dense if dense else 0.0,
                 "executed_macs": executed, "dense_macs": dense,
-                "delta_density": nonzero / elements if elements else 0.0}
+                "delta_density": nonzero / elements if elements else 0.0,
+                "frames": dict(self.frame_counts)}
 
     def reset_stats(self):
         """Zeroes the counts behind `stats`."""
         for op in self.linear_ops:
             op.executed_macs = 0
             op.total_macs = 0
+        self.frame_counts = {"key": 0, "dense": 0, "update": 0}
         for op in self.ops:
             if isinstance(op, _ChainOp):
                 op.delta_elements = op.total_elements = 0

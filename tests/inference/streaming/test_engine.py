@@ -121,7 +121,8 @@ def test_key_frames_are_dense_and_exact(mobilenet):
 
 def test_drift_without_key_frames_stays_at_float_rounding(mobilenet):
     clips = moving_clips(1, 24, seed=6)
-    streaming = StreamingDeltaModel(mobilenet, refresh=None)
+    streaming = StreamingDeltaModel(mobilenet, refresh=None,
+                                    dense_frame_above=None)
     dense = StreamingDeltaModel(mobilenet, refresh=1)
     a, b = streaming.initial_state(1), dense.initial_state(1)
     for t in range(clips.shape[1]):
@@ -291,3 +292,26 @@ def test_thresholds_choose_dense_updates(mobilenet):
     check_exact(mobilenet, engine, clips)
     with pytest.raises(ValueError, match="`thresholds`.*conv_typo"):
         StreamingDeltaModel(mobilenet, thresholds={"conv_typo": 0.5})
+
+
+def test_sparse_update_after_a_dense_pointwise_update(mobilenet):
+    # Frame 1 changes every pixel (the pointwise steps update densely),
+    # frames 2-4 a small patch (gathered updates): the gathered updates
+    # must not pass on the dense update's stale deltas (a regression: they
+    # did, giving wrong caches from the third frame on).
+    rng = np.random.default_rng(11)
+    clips = moving_clips(2, 5, seed=12)
+    clips[:, 1:] += 0.5 * rng.normal(
+        size=(2, 1, SIZE, SIZE, 3)).astype("float32")
+    streaming = StreamingDeltaModel(mobilenet, refresh=None,
+                                    dense_frame_above=None)
+    dense = StreamingDeltaModel(mobilenet, refresh=1)
+    a, b = streaming.initial_state(2), dense.initial_state(2)
+    for t in range(clips.shape[1]):
+        streaming.step(clips[:, t], a)
+        dense.step(clips[:, t], b)
+        for op in streaming.ops:
+            x, y = a.values[op.index], b.values[op.index]
+            assert np.abs(x - y).max() <= 1e-4 * max(1.0, np.abs(y).max()), (
+                t, op.name)
+    check_exact(mobilenet, streaming, clips)
