@@ -2,12 +2,9 @@
 
 import keras
 
+from deltasparse.models.resnet3d.resnet3d_backbone import ResidualBackbone3D
 from deltasparse.models.resnet3d.resnet3d_backbone import check_choice
 from deltasparse.models.resnet3d.resnet3d_backbone import check_depth
-from deltasparse.models.resnet3d.resnet3d_blocks import apply_stages
-from deltasparse.models.resnet3d.resnet3d_blocks import apply_stem
-from deltasparse.models.video_backbone import SpatiotemporalBackbone
-from deltasparse.models.video_backbone import check_bn_momentum
 
 # depth -> bottleneck blocks per stage conv2..conv5.
 CSN_DEPTHS = {
@@ -19,7 +16,7 @@ CSN_BLOCKS = ("ir", "ip")
 
 
 @keras.saving.register_keras_serializable(package="deltasparse")
-class CSNBackbone(SpatiotemporalBackbone):
+class CSNBackbone(ResidualBackbone3D):
     """Channel-separated network backbone (Tran, Wang, Torresani & Feiszli,
     "Video Classification with Channel-Separated Convolutional Networks",
     ICCV 2019).
@@ -73,7 +70,7 @@ class CSNBackbone(SpatiotemporalBackbone):
     (None, None, 1, 1, 2048)
     """
 
-    default_head = {"dropout": 0.0}
+    variant_argument = "block"
 
     def __init__(
         self,
@@ -89,25 +86,10 @@ class CSNBackbone(SpatiotemporalBackbone):
     ):
         depth = check_depth(depth, CSN_DEPTHS)
         block = check_choice("block", block, CSN_BLOCKS)
-        bn_momentum = check_bn_momentum(bn_momentum)
-
-        # === Functional Model ===
-        clips = self.start_clip_graph(image_size, channels, clip_length)
-        x = apply_stem(clips, (3, 7, 7), (1, 2, 2), (1, 3, 3), (1, 2, 2),
-                       bn_momentum, dtype)
-        x = apply_stages(x, "bottleneck", CSN_DEPTHS[depth], "B",
-                         bn_momentum, dtype, separation=block)
-        super().__init__(inputs=clips, outputs=x,
-                         name=name or f"csn_{block}_{depth}", dtype=dtype,
-                         **kwargs)
-
-        # === Config ===
-        self.depth = depth
-        self.block = block
-        self.bn_momentum = bn_momentum
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"depth": self.depth, "block": self.block,
-                       "bn_momentum": self.bn_momentum})
-        return config
+        architecture = {"stem": ((3, 7, 7), (1, 2, 2), (1, 3, 3), (1, 2, 2)),
+                        "block": "bottleneck",
+                        "stage_blocks": CSN_DEPTHS[depth], "shortcut": "B",
+                        "separation": block}
+        super().__init__(depth, block, architecture, image_size, channels,
+                         clip_length, bn_momentum, dtype,
+                         name or f"csn_{block}_{depth}", **kwargs)

@@ -36,8 +36,59 @@ def check_choice(name, value, choices):
     return value
 
 
+class ResidualBackbone3D(SpatiotemporalBackbone):
+    """Shared graph and config of `ResNet3DBackbone` and `CSNBackbone`.
+
+    Builds `start_clip_graph` -> `apply_stem` -> `apply_stages` and stores
+    `depth`, the variant argument (`variant_argument`: `"shortcut"` or
+    `"block"`) and `bn_momentum`. Not for direct use: the subclasses check
+    their arguments and describe the architecture.
+
+    Args:
+        depth: int, the checked depth.
+        variant: the checked value of the `variant_argument`.
+        architecture: dict with `stem` (the `apply_stem` kernel, strides,
+            pool size, pool strides), `block`, `stage_blocks`, `shortcut`
+            and `separation` (see `apply_stages`).
+        image_size, channels, clip_length, bn_momentum, dtype, name: as
+            in the subclasses.
+        **kwargs: Base model keyword arguments, such as `trainable`.
+    """
+
+    default_head = {"dropout": 0.0}
+    variant_argument = None
+
+    def __init__(self, depth, variant, architecture, image_size, channels,
+                 clip_length, bn_momentum, dtype, name, **kwargs):
+        bn_momentum = check_bn_momentum(bn_momentum)
+
+        # === Functional Model ===
+        clips = self.start_clip_graph(image_size, channels, clip_length)
+        x = apply_stem(clips, *architecture["stem"], bn_momentum, dtype)
+        x = apply_stages(x, architecture["block"],
+                         architecture["stage_blocks"],
+                         architecture["shortcut"], bn_momentum, dtype,
+                         separation=architecture["separation"])
+        super().__init__(inputs=clips, outputs=x, name=name, dtype=dtype,
+                         **kwargs)
+
+        # === Config ===
+        self.depth = depth
+        setattr(self, self.variant_argument, variant)
+        self.bn_momentum = bn_momentum
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "depth": self.depth,
+            self.variant_argument: getattr(self, self.variant_argument),
+            "bn_momentum": self.bn_momentum,
+        })
+        return config
+
+
 @keras.saving.register_keras_serializable(package="deltasparse")
-class ResNet3DBackbone(SpatiotemporalBackbone):
+class ResNet3DBackbone(ResidualBackbone3D):
     """3-D ResNet backbone (Hara, Kataoka & Satoh, CVPR 2018).
 
     Clips `(batch, time, height, width, channels)` go through conv1 7x7x7
@@ -92,7 +143,7 @@ class ResNet3DBackbone(SpatiotemporalBackbone):
     (1, 1, 1, 1, 512)
     """
 
-    default_head = {"dropout": 0.0}
+    variant_argument = "shortcut"
 
     def __init__(
         self,
@@ -108,25 +159,10 @@ class ResNet3DBackbone(SpatiotemporalBackbone):
     ):
         depth = check_depth(depth, RESNET3D_DEPTHS)
         shortcut = check_choice("shortcut", shortcut, SHORTCUTS)
-        bn_momentum = check_bn_momentum(bn_momentum)
         block, stage_blocks = RESNET3D_DEPTHS[depth]
-
-        # === Functional Model ===
-        clips = self.start_clip_graph(image_size, channels, clip_length)
-        x = apply_stem(clips, 7, (1, 2, 2), 3, 2, bn_momentum, dtype)
-        x = apply_stages(x, block, stage_blocks, shortcut, bn_momentum,
-                         dtype)
-        super().__init__(inputs=clips, outputs=x,
-                         name=name or f"resnet3d_{depth}", dtype=dtype,
-                         **kwargs)
-
-        # === Config ===
-        self.depth = depth
-        self.shortcut = shortcut
-        self.bn_momentum = bn_momentum
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"depth": self.depth, "shortcut": self.shortcut,
-                       "bn_momentum": self.bn_momentum})
-        return config
+        architecture = {"stem": (7, (1, 2, 2), 3, 2), "block": block,
+                        "stage_blocks": stage_blocks, "shortcut": shortcut,
+                        "separation": None}
+        super().__init__(depth, shortcut, architecture, image_size, channels,
+                         clip_length, bn_momentum, dtype,
+                         name or f"resnet3d_{depth}", **kwargs)

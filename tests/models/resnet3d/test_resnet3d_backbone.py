@@ -1,6 +1,5 @@
 """Tests of `ResNet3DBackbone` (Hara et al. 2018) and its presets."""
 
-import keras
 import numpy as np
 import pytest
 
@@ -8,9 +7,11 @@ from deltasparse.models import VideoClassifier
 from deltasparse.models.resnet3d import ChannelZeroPadding
 from deltasparse.models.resnet3d import ResNet3DBackbone
 from deltasparse.models.resnet3d.resnet3d_presets import backbone_presets
-from tests.models.resnet3d.reference import fit_one_step
+from tests.models.resnet3d.reference import check_keras_round_trip
+from tests.models.resnet3d.reference import check_one_training_step
+from tests.models.resnet3d.reference import check_parameter_counts
+from tests.models.resnet3d.reference import layer_outputs
 from tests.models.resnet3d.reference import max_pool3d
-from tests.models.resnet3d.reference import parameter_count
 
 # preset -> (backbone parameters, with a 400-class classifier), as
 # `count_params` counts them (BatchNormalization moving statistics
@@ -36,12 +37,7 @@ def test_preset_shapes_and_parameter_counts(preset):
     features = 512 if arguments["depth"] < 50 else 2048
     # 16x112x112: conv1 (16, 56, 56), pool (8, 28, 28), then /2 per stage.
     assert tuple(backbone.output.shape) == (None, 1, 4, 4, features)
-    model = VideoClassifier(backbone, num_classes=400)
-    assert (backbone.count_params(), model.count_params()) == PINNED[preset]
-    assert backbone.count_params() == parameter_count(**arguments)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert trainable == parameter_count(num_classes=400, bn_per_channel=2,
-                                        **arguments)
+    check_parameter_counts(backbone, PINNED[preset], **arguments)
 
 
 def test_every_preset_is_pinned():
@@ -80,12 +76,9 @@ def test_keras_applications_layer_names_and_projections_where_shapes_change():
 
 def test_shortcut_a_is_strided_subsample_plus_zero_channels():
     backbone = ResNet3DBackbone(depth=10, shortcut="A", image_size=(40, 40))
-    probe = keras.Model(backbone.input, [
-        backbone.get_layer("conv2_block1_out").output,
-        backbone.get_layer("conv3_block1_0_pad").output])
     clips = np.random.default_rng(1).normal(size=(2, 7, 40, 40, 3))
-    block_input, shortcut = (np.asarray(v) for v in probe(
-        clips.astype("float32")))
+    block_input, shortcut = layer_outputs(
+        backbone, ["conv2_block1_out", "conv3_block1_0_pad"], clips)
     # 7 frames, 10x10 after the stem: odd and even sizes (4, 5, 5).
     expected = block_input[:, ::2, ::2, ::2]
     assert expected.shape == (2, 2, 5, 5, 64)
@@ -107,46 +100,28 @@ def test_channel_zero_padding_layer():
 
 def test_stem_follows_pytorch_padding():
     backbone = ResNet3DBackbone(depth=10, shortcut="A", image_size=(34, 36))
-    probe = keras.Model(backbone.input, [
-        backbone.get_layer("conv1_relu").output,
-        backbone.get_layer("pool1_pool").output])
     clips = np.random.default_rng(2).normal(size=(1, 6, 34, 36, 3))
-    relu, pooled = (np.asarray(v) for v in probe(clips.astype("float32")))
+    relu, pooled = layer_outputs(backbone, ["conv1_relu", "pool1_pool"],
+                                 clips)
     # conv1 7x7x7, stride (1, 2, 2), padding 3: floor((n + 6 - 7) / s) + 1.
     assert relu.shape == (1, 6, 17, 18, 64)
     np.testing.assert_allclose(
         pooled, max_pool3d(relu, (3, 3, 3), (2, 2, 2), (1, 1, 1)), rtol=1e-6)
 
 
-def test_resnet18_a_trains_one_step():
-    model = VideoClassifier(ResNet3DBackbone(
-        depth=18, shortcut="A", image_size=(32, 32)), num_classes=3)
-    loss, changed = fit_one_step(model)
-    assert np.isfinite(loss)
-    assert all(changed)
-
-
-def test_resnet50_b_trains_one_step():
-    model = VideoClassifier(ResNet3DBackbone(
-        depth=50, shortcut="B", image_size=(32, 32)), num_classes=3)
-    loss, changed = fit_one_step(model)
-    assert np.isfinite(loss)
-    assert all(changed)
+@pytest.mark.parametrize("depth, shortcut", [(18, "A"), (50, "B")])
+def test_trains_one_step(depth, shortcut):
+    check_one_training_step(VideoClassifier(ResNet3DBackbone(
+        depth=depth, shortcut=shortcut, image_size=(32, 32)), num_classes=3))
 
 
 def test_keras_round_trip(tmp_path):
     backbone = ResNet3DBackbone(depth=10, shortcut="A", image_size=(32, 32),
                                 clip_length=4, bn_momentum=0.8)
     model = VideoClassifier(backbone, num_classes=3, dropout=0.1)
-    path = tmp_path / "resnet3d.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    clips = np.random.default_rng(3).normal(size=(1, 4, 32, 32, 3))
-    clips = clips.astype("float32")
-    np.testing.assert_allclose(loaded(clips), model(clips), rtol=1e-5,
-                               atol=1e-7)
-    assert loaded.backbone.get_config() == backbone.get_config()
-    assert loaded.get_layer("classifier") is not None
+    loaded = check_keras_round_trip(model, tmp_path / "resnet3d.keras")
+    assert isinstance(loaded.backbone, ResNet3DBackbone)
+    assert loaded.get_layer("dropout").rate == 0.1
     assert loaded.backbone.get_layer("conv1_bn").momentum == 0.8
 
 
