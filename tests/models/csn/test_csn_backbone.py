@@ -131,3 +131,17 @@ def test_keras_round_trip(tmp_path):
 def test_errors(arguments, message):
     with pytest.raises(ValueError, match=message):
         CSNBackbone(**arguments)
+
+
+def test_presets_register_with_video_classifier(monkeypatch):
+    # What the lead's merge adds to `video_classifier.py`.
+    from deltasparse.models import video_classifier
+
+    monkeypatch.setitem(video_classifier.PRESET_FAMILIES, "csn", CSNBackbone)
+    monkeypatch.setattr(video_classifier, "PRESETS",
+                        {**video_classifier.PRESETS, **backbone_presets})
+    model = VideoClassifier.from_preset("csn_ip_50", num_classes=4,
+                                        image_size=(32, 32))
+    assert (model.backbone.depth, model.backbone.block) == (50, "ip")
+    assert model.name == "csn"
+    assert tuple(model.output.shape) == (None, 4)
