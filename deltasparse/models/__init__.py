@@ -1,7 +1,10 @@
 """Video models (backbones, the `VideoClassifier` task, sparsity slots and
 their logger) and the group k-sparse temporal autoencoders."""
 
+from deltasparse.models.csn import CSNBackbone
 from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
+from deltasparse.models.resnet3d import ChannelZeroPadding
+from deltasparse.models.resnet3d import ResNet3DBackbone
 from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
 from deltasparse.models.sparsity_figures import group_density
 from deltasparse.models.sparsity_figures import op_ratio
@@ -30,14 +33,18 @@ from deltasparse.models.weight_transfer import transfer_weights
 
 __all__ = [
     "ALGORITHMS",
+    "CSNBackbone",
+    "ChannelZeroPadding",
     "FrameReconstructionLoss",
     "GroupSlownessPenalty",
     "Keras2CategoricalCrossentropy",
     "MobileNetVideoBackbone",
+    "ResNet3DBackbone",
     "ResNet50VideoBackbone",
     "SparsityAccumulator",
     "SparsityLogger",
     "SparsitySlot",
+    "SpatiotemporalBackbone",
     "TEMPORAL_AUTOENCODER_PRESETS",
     "TemporalAutoencoder",
     "TransferReport",

@@ -7,10 +7,14 @@ import keras
 from keras import layers
 
 from deltasparse.layers.temporal.time_folding import UnfoldTime
+from deltasparse.models.csn import csn_presets
+from deltasparse.models.csn.csn_backbone import CSNBackbone
 from deltasparse.models.mobilenet import mobilenet_presets
 from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
 from deltasparse.models.resnet50 import resnet50_presets
 from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
+from deltasparse.models.resnet3d import resnet3d_presets
+from deltasparse.models.resnet3d.resnet3d_backbone import ResNet3DBackbone
 from deltasparse.models.sparsity_slots import model_sparsity_slots
 from deltasparse.models.video_backbone import ClipInputCheck
 from deltasparse.models.video_backbone import VideoBackbone
@@ -23,10 +27,14 @@ from deltasparse.models.video_backbone import check_rate
 PRESET_FAMILIES = {
     "resnet50": ResNet50VideoBackbone,
     "mobilenet": MobileNetVideoBackbone,
+    "resnet3d": ResNet3DBackbone,
+    "csn": CSNBackbone,
 }
 PRESETS = {
     **resnet50_presets.backbone_presets,
     **mobilenet_presets.backbone_presets,
+    **resnet3d_presets.backbone_presets,
+    **csn_presets.backbone_presets,
 }
 POOLINGS = ("avg", "max", "avg_7x7")
 OUTPUT_LAYERS = ("dense", "conv")
@@ -272,9 +280,13 @@ class VideoClassifier(ClipInputCheck, keras.Model):
         """Builds a classifier from a paper configuration.
 
         Args:
-            preset: str, one of `list_presets()`: `"resnet50_baseline"`,
-                `"resnet50_l1"`, `"resnet50_delta"`, `"mobilenet_baseline"`,
-                `"mobilenet_l1"`, `"mobilenet_delta"`.
+            preset: str, one of `list_presets()`: the per-frame
+                `"resnet50_baseline"`, `"resnet50_l1"`, `"resnet50_delta"`,
+                `"mobilenet_baseline"`, `"mobilenet_l1"`,
+                `"mobilenet_delta"`, and the 3-D `"resnet3d_<depth>"`
+                (10, 18, 34 with shortcut A; 50, 101, 152, 200 with B),
+                `"csn_ir_<depth>"`, `"csn_ip_<depth>"` (50, 101, 152) and
+                `"mobilenetv2_3d_<width>x"`.
             num_classes: int, number of classes.
             **overrides: backbone arguments (`image_size`, `sp_rate`,
                 `thr_init`, `alpha`, `bn_momentum`, `dtype`, ...) and

@@ -97,8 +97,12 @@ def test_mixed_precision():
 
 def test_presets_table():
     names = set(list_presets())
-    assert names == {f"{a}_{s}" for a in ("resnet50", "mobilenet")
-                     for s in ("baseline", "l1", "delta")}
+    per_frame = {f"{a}_{s}" for a in ("resnet50", "mobilenet")
+                 for s in ("baseline", "l1", "delta")}
+    spatiotemporal = {f"resnet3d_{d}" for d in (10, 18, 34, 50, 101, 152,
+                                                200)} | {
+        f"csn_{b}_{d}" for b in ("ir", "ip") for d in (50, 101, 152)}
+    assert names == per_frame | spatiotemporal
     assert set(VideoClassifier.presets) == names
     delta = VideoClassifier.presets["mobilenet_delta"]["backbone"]
     assert delta["sp_rate"] == 1e-3 and delta["thr_init"] == [1.0] * 14

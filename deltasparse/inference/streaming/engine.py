@@ -486,9 +486,17 @@ class StreamingDeltaModel:
     folds BatchNorm and sums in a different order, and a value within
     rounding of a quantizer level boundary may land on the other level).
 
-    Computation: NumPy (OpenBLAS), which has microseconds of overhead per
-    op where a TensorFlow call costs about a millisecond at these sizes
-    (see issue 9's probe). On a small shared CPU run with
+    Computation: incremental updates in NumPy (OpenBLAS), which has
+    microseconds of overhead per op where a TensorFlow call costs about a
+    millisecond at these sizes (see issue 9's probe); dense frames in
+    TensorFlow (`dense_frames="tensorflow"`, one compiled function per
+    batch size): key frames return every layer's output (the caches), and
+    when the last incremental frame executed more than `dense_frame_above`
+    of the dense MACs the following frames are fused dense TensorFlow
+    frames (about the cost of the Keras model on one frame) until an
+    incremental frame is probed again, `probe_every` frames later, after a
+    key frame that re-synchronises the caches. So the engine is never much
+    slower than dense per-frame inference. On a small shared CPU run with
     `OPENBLAS_NUM_THREADS=1`: two spinning OpenBLAS threads made the
     matmuls about 10x slower on the 2-core test machine. All streams of a
     state advance together (one frame each per `step`); their key frames
@@ -511,10 +519,22 @@ class StreamingDeltaModel:
         thresholds: None (the kernels' defaults), a float (every layer), or
             dict layer name -> float: the changed-pixel fraction above which
             a linear layer computes its update densely.
+        dense_frames: `"tensorflow"` (default) or `"numpy"`: what computes
+            key frames and dense fallback frames. NumPy dense frames keep
+            the caches current (no re-synchronising key frame) but cost
+            about twice a TensorFlow frame.
+        dense_frame_above: None (never fall back) or a fraction in [0, 1]:
+            after an incremental frame that executed more than this
+            fraction of the dense MACs, the following frames are dense.
+            Defaults to 0.5 (measured break-even, see
+            `DEFAULT_DENSE_FRAME_ABOVE`).
+        probe_every: int >= 1: while falling back, an incremental frame
+            is tried every `probe_every` frames. Defaults to 16.
 
     Raises:
         ValueError: for an unsupported layer (naming it and its class), or
-            invalid `refresh` / `thresholds`.
+            invalid `refresh`, `thresholds`, `dense_frames`,
+            `dense_frame_above` or `probe_every`.
 
     Example:
     >>> from deltasparse.models.video_classifier import VideoClassifier
