@@ -121,11 +121,25 @@ def _source_weights(model_3d, source):
     return _model_weights(architecture), repr(os.fspath(source))
 
 
+def _following_batch_norm(layer):
+    """The BatchNormalization that alone consumes `layer`'s output, or None."""
+    nodes = getattr(layer, "_outbound_nodes", [])
+    consumers = {id(node.operation): node.operation for node in nodes}
+    if len(consumers) != 1:
+        return None
+    (consumer,) = consumers.values()
+    return consumer if isinstance(
+        consumer, keras.layers.BatchNormalization) else None
+
+
 def _inflate_layer(layer, arrays, time_kernel):
     """The 3-D weights of `layer` from the 2-D `arrays`, or a string saying
     why they do not fit."""
     targets = [tuple(v.shape) for v in layer.weights]
     inflated = ""
+    if isinstance(layer, keras.layers.Conv3D) and len(arrays) == 2 and len(
+            targets) == 1 and _following_batch_norm(layer) is not None:
+        arrays = arrays[:1]  # the bias is folded into the BatchNorm
     if isinstance(layer, keras.layers.Conv3D) and arrays and (
             np.ndim(arrays[0]) == 4):
         kernel = arrays[0]
@@ -147,7 +161,11 @@ def inflate_2d_weights(model_3d, source, time_kernel="mean", exclude=None):
     receives the 2-D kernel made 3-D (`inflate_kernel`: `(kh, kw, cin,
     cout)` -> `(kt, kh, kw, cin, cout)`; a `DepthwiseConv2D` kernel `(kh,
     kw, c, 1)` -> the grouped-`Conv3D` kernel `(kt, kh, kw, 1, c)`; 1x1
-    becomes 1x1x1), a bias is copied; BatchNormalization (gamma, beta,
+    becomes 1x1x1), a bias is copied, or, when the 3-D convolution has none
+    (the 3-D families) and feeds a BatchNormalization, folded into that
+    layer's moving mean (`mean - bias`: exact in inference, and in training
+    the batch mean absorbs a constant anyway; keras.applications ResNet50
+    convolutions have biases, Hara's have none); BatchNormalization (gamma, beta,
     moving mean and variance) and any other layer are copied when the
     shapes agree. The classifier (`classifier`) is never copied. Layers
     whose shapes differ are left untouched and reported.
@@ -209,6 +227,7 @@ def inflate_2d_weights(model_3d, source, time_kernel="mean", exclude=None):
     weights, description = _source_weights(model_3d, source)
     report = TransferReport(source=description, target=repr(model_3d.name))
     copies = []
+    folds = []
     seen = set()
     for layer in _leaf_layers(model_3d):
         if not layer.weights:
@@ -226,6 +245,9 @@ def inflate_2d_weights(model_3d, source, time_kernel="mean", exclude=None):
             continue
         copies.append((layer, result))
         report.matched.append(layer.name)
+        if len(weights[layer.name][1]) > len(result):
+            folds.append((_following_batch_norm(layer),
+                          np.asarray(weights[layer.name][1][1])))
     report.unused = [name for name, (_, arrays) in weights.items()
                      if arrays and name not in seen]
     if not copies:
@@ -239,4 +261,9 @@ def inflate_2d_weights(model_3d, source, time_kernel="mean", exclude=None):
     for layer, arrays in copies:
         layer.set_weights([np.asarray(a, dtype=v.dtype)
                            for a, v in zip(arrays, layer.weights)])
+    for batch_norm, bias in folds:
+        # BN(conv + b) = BN'(conv) with moving_mean' = moving_mean - b
+        # (exact in inference; in training the batch mean absorbs b).
+        batch_norm.moving_mean.assign(
+            keras.ops.convert_to_numpy(batch_norm.moving_mean) - bias)
     return report

@@ -21,7 +21,21 @@ def randomised_mobilenetv2(alpha=1.0, size=SIZE):
     model = keras.applications.MobileNetV2(
         input_shape=(size, size, 3), alpha=alpha, include_top=False,
         weights=None)
-    rng = np.random.default_rng(0)
+    randomise_batch_norms(model)
+    return model
+
+
+def same_epsilon_as(model_3d, model_2d):
+    """keras.applications BN epsilons (MobileNetV2 1e-3, ResNet50 1.001e-5)
+    in the 3-D model, whose own default is PyTorch's 1e-5, for an exact
+    comparison."""
+    for layer in model_3d.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.epsilon = model_2d.get_layer(layer.name).epsilon
+
+
+def randomise_batch_norms(model, seed=0):
+    rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
@@ -29,15 +43,6 @@ def randomised_mobilenetv2(alpha=1.0, size=SIZE):
                 rng.uniform(0.5, 1.5, gamma.shape), rng.normal(size=beta.shape),
                 rng.normal(size=mean.shape) * 0.1,
                 rng.uniform(0.5, 2.0, variance.shape)])
-    return model
-
-
-def same_epsilon_as(model_3d, model_2d):
-    """keras.applications BN epsilon (1e-3) in the 3-D model, whose own
-    default is PyTorch's 1e-5, for an exact comparison."""
-    for layer in model_3d.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.epsilon = model_2d.get_layer(layer.name).epsilon
 
 
 def features(model, name, x):
@@ -129,6 +134,36 @@ def test_report_of_a_narrow_keras_mobilenetv2(tmp_path):
     assert "Conv1" not in report.matched
     assert (len(report.matched), len(report.mismatched)) == (32, 72)
     assert "32 matched, 72 mismatched" in report.summary()
+
+
+def test_resnet3d_50_from_a_resnet50_file_folds_the_conv_biases(tmp_path):
+    from deltasparse.models.resnet3d import ResNet3DBackbone
+
+    keras.utils.set_random_seed(1)
+    model_2d = keras.applications.ResNet50(
+        input_shape=(32, 32, 3), include_top=False, weights=None)
+    randomise_batch_norms(model_2d, seed=1)
+    rng = np.random.default_rng(1)
+    conv = model_2d.get_layer("conv2_block1_2_conv")
+    kernel, _ = conv.get_weights()
+    conv.set_weights([kernel, rng.normal(size=kernel.shape[-1])])
+    path = tmp_path / "resnet50_random.weights.h5"
+    model_2d.save_weights(path)
+    model_3d = ResNet3DBackbone(50, "B", image_size=(32, 32))
+    report = inflate_2d_weights(model_3d, str(path))
+    assert report.mismatched == [] and report.skipped_absent == []
+    assert len(report.matched) == 106  # 53 convolutions + 53 BatchNorms
+    same_epsilon_as(model_3d, model_2d)
+    frame = rng.normal(size=(1, 32, 32, 3)).astype("float32")
+    clip = np.repeat(frame[:, None], 32, axis=1)
+    # Stage 2 (stride 1) still matches the 2-D ResNet50 in the centre
+    # frames (conv1's 7-frame and pool1's temporal padding, then three
+    # blocks with 3x3x3 convolutions: frames 5..10 of 16).
+    want = features(model_2d, "conv2_block3_out", frame)[0]
+    got = features(model_3d, "conv2_block3_out", clip)[0]
+    for t in range(5, 11):
+        np.testing.assert_allclose(got[t], want, rtol=1e-3, atol=1e-3,
+                                   err_msg=f"frame {t}")
 
 
 def test_errors(tmp_path):
