@@ -192,6 +192,7 @@ class MobileNetV2_3DBackbone(SpatiotemporalBackbone):
             `channels` or `clip_length`.
 
     Example:
+    >>> import numpy as np
     >>> backbone = MobileNetV2_3DBackbone(0.2, image_size=(32, 32))
     >>> tuple(backbone(np.zeros((1, 8, 32, 32, 3), "float32")).shape)
     (1, 1, 1, 1, 1280)
