@@ -165,9 +165,9 @@ def inflate_2d_weights(model_3d, source, time_kernel="mean", exclude=None):
     (the 3-D families) and feeds a BatchNormalization, folded into that
     layer's moving mean (`mean - bias`: exact in inference, and in training
     the batch mean absorbs a constant anyway; keras.applications ResNet50
-    convolutions have biases, Hara's have none); BatchNormalization (gamma, beta,
-    moving mean and variance) and any other layer are copied when the
-    shapes agree. The classifier (`classifier`) is never copied. Layers
+    convolutions have biases, Hara's have none); BatchNormalization
+    (gamma, beta, moving mean and variance) and any other layer are copied
+    when the shapes agree. The classifier (`classifier`) is never copied. Layers
     whose shapes differ are left untouched and reported.
 
     With `time_kernel="mean"` (the I3D rule) a temporally constant clip

@@ -40,7 +40,8 @@ def randomise_batch_norms(model, seed=0):
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
             layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(size=beta.shape),
+                rng.uniform(0.5, 1.5, gamma.shape),
+                rng.normal(size=beta.shape),
                 rng.normal(size=mean.shape) * 0.1,
                 rng.uniform(0.5, 2.0, variance.shape)])
 
