@@ -46,9 +46,13 @@ def randomise_batch_norms(model, seed=0):
                 rng.uniform(0.5, 2.0, variance.shape)])
 
 
-def features(model, name, x):
-    return np.asarray(keras.Model(model.input, model.get_layer(name).output)(
-        x, training=False))
+def features(model, names, x):
+    """The outputs of the layers `names` (a list) in inference mode."""
+    outputs = [model.get_layer(name).output for name in names]
+    values = keras.Model(model.input, outputs)(x, training=False)
+    if not isinstance(values, (list, tuple)):  # one output: not a list
+        values = [values]
+    return [np.asarray(y) for y in values]
 
 
 def test_inflate_kernel_by_value():
@@ -81,23 +85,22 @@ def test_a_constant_clip_gives_the_2d_features_mean_rule(tmp_path):
             "block_16_project_BN", "Conv_1", "Conv_1_bn"} <= set(
                 report.matched)
     same_epsilon_as(model_3d, model_2d)
-    frame = np.random.default_rng(2).normal(size=(1, SIZE, SIZE, 3))
-    clip = np.repeat(frame[:, None], 16, axis=1).astype("float32")
-    # Frames untouched by the temporal zero padding: 2..13 after the first
-    # stride-1 layers, 2..6 of 8 after block 1's temporal stride 2.
-    for name, frames in (("bn_Conv1", range(1, 15)),
-                         ("expanded_conv_project_BN", range(2, 14)),
-                         ("block_1_project_BN", range(2, 7))):
-        want = features(model_2d, name, frame.astype("float32"))[0]
-        got = features(model_3d, name, clip)[0]
+    frame = np.random.default_rng(2).normal(
+        size=(1, SIZE, SIZE, 3)).astype("float32")
+    clip = np.repeat(frame[:, None], 8, axis=1)
+    # Frames untouched by the temporal zero padding: 1..6 after Conv1,
+    # 2..5 after the next 3x3x3 layer, 2 of 4 after block 1's temporal
+    # stride 2 (it reads frames 3, 4, 5).
+    names = ["bn_Conv1", "expanded_conv_project_BN", "block_1_project_BN"]
+    wanted = features(model_2d, names, frame)
+    got = features(model_3d, names, clip)
+    for name, want, have, frames in zip(names, wanted, got,
+                                        (range(1, 7), range(2, 6), [2])):
         for t in frames:
-            np.testing.assert_allclose(got[t], want, rtol=1e-3, atol=1e-3,
-                                       err_msg=f"{name} frame {t}")
+            np.testing.assert_allclose(have[0, t], want[0], rtol=1e-3,
+                                       atol=1e-3, err_msg=f"{name} {t}")
     # The temporal zero padding does change the first frame.
-    edge = features(model_3d, "expanded_conv_project_BN", clip)[0, 0]
-    assert not np.allclose(edge, features(
-        model_2d, "expanded_conv_project_BN", frame.astype("float32"))[0],
-        atol=1e-3)
+    assert not np.allclose(got[1][0, 0], wanted[1][0], atol=1e-3)
 
 
 def test_centre_rule_gives_each_frames_2d_features():
@@ -107,9 +110,9 @@ def test_centre_rule_gives_each_frames_2d_features():
     same_epsilon_as(model_3d, model_2d)
     clip = np.random.default_rng(3).normal(
         size=(1, 4, SIZE, SIZE, 3)).astype("float32")
-    got = features(model_3d, "Conv1_relu", clip)[0]
-    want = features(model_2d, "Conv1_relu", clip[0])
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    (got,) = features(model_3d, ["Conv1_relu"], clip)
+    (want,) = features(model_2d, ["Conv1_relu"], clip[0])
+    np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
 
 
 def test_report_of_a_narrow_keras_mobilenetv2(tmp_path):
@@ -160,10 +163,10 @@ def test_resnet3d_50_from_a_resnet50_file_folds_the_conv_biases(tmp_path):
     # Stage 2 (stride 1) still matches the 2-D ResNet50 in the centre
     # frames (conv1's 7-frame and pool1's temporal padding, then three
     # blocks with 3x3x3 convolutions: frames 5..10 of 16).
-    want = features(model_2d, "conv2_block3_out", frame)[0]
-    got = features(model_3d, "conv2_block3_out", clip)[0]
+    (want,) = features(model_2d, ["conv2_block3_out"], frame)
+    (got,) = features(model_3d, ["conv2_block3_out"], clip)
     for t in range(5, 11):
-        np.testing.assert_allclose(got[t], want, rtol=1e-3, atol=1e-3,
+        np.testing.assert_allclose(got[0, t], want[0], rtol=1e-3, atol=1e-3,
                                    err_msg=f"frame {t}")
 
 
