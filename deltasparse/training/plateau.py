@@ -64,7 +64,9 @@ class ReduceLearningRateOnPlateau(keras.callbacks.Callback):
     epoch before it, so a run resumed after epoch k continues exactly as the
     uninterrupted run (an entry written by an epoch whose checkpoint was
     never committed is simply overwritten). `Trainer(resume=False)` moves
-    the folder's old files, this one included, aside.
+    the folder's old files, this one included, aside. Under a multi-worker
+    strategy every worker runs the callback: give only the chief a
+    `state_path` in the shared folder (`deltasparse.training.is_chief`).
 
     Differences from Keras' `ReduceLROnPlateau`: Keras's `min_delta` is
     absolute only, it counts `wait` from its own `best` with a different
