@@ -3,6 +3,7 @@ their logger) and the group k-sparse temporal autoencoders."""
 
 from deltasparse.models.csn import CSNBackbone
 from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
+from deltasparse.models.mobilenetv2_3d import MobileNetV2_3DBackbone
 from deltasparse.models.resnet3d import ChannelZeroPadding
 from deltasparse.models.resnet3d import ResNet3DBackbone
 from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
@@ -26,6 +27,7 @@ from deltasparse.models.video_backbone import SpatiotemporalBackbone
 from deltasparse.models.video_backbone import VideoBackbone
 from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.models.video_classifier import list_presets
+from deltasparse.models.weight_inflation import inflate_2d_weights
 from deltasparse.models.weight_transfer import TransferReport
 from deltasparse.models.weight_transfer import imagenet_weights_path
 from deltasparse.models.weight_transfer import read_weights
@@ -38,6 +40,7 @@ __all__ = [
     "FrameReconstructionLoss",
     "GroupSlownessPenalty",
     "Keras2CategoricalCrossentropy",
+    "MobileNetV2_3DBackbone",
     "MobileNetVideoBackbone",
     "ResNet3DBackbone",
     "ResNet50VideoBackbone",
@@ -53,6 +56,7 @@ __all__ = [
     "accumulated_figures",
     "group_density",
     "imagenet_weights_path",
+    "inflate_2d_weights",
     "list_presets",
     "op_ratio",
     "per_layer_figures",

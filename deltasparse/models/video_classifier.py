@@ -11,6 +11,8 @@ from deltasparse.models.csn import csn_presets
 from deltasparse.models.csn.csn_backbone import CSNBackbone
 from deltasparse.models.mobilenet import mobilenet_presets
 from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
+from deltasparse.models.mobilenetv2_3d import mobilenetv2_3d_presets
+from deltasparse.models.mobilenetv2_3d.mobilenetv2_3d_backbone import MobileNetV2_3DBackbone
 from deltasparse.models.resnet50 import resnet50_presets
 from deltasparse.models.resnet50.resnet50_video_backbone import ResNet50VideoBackbone
 from deltasparse.models.resnet3d import resnet3d_presets
@@ -29,12 +31,14 @@ PRESET_FAMILIES = {
     "mobilenet": MobileNetVideoBackbone,
     "resnet3d": ResNet3DBackbone,
     "csn": CSNBackbone,
+    "mobilenetv2_3d": MobileNetV2_3DBackbone,
 }
 PRESETS = {
     **resnet50_presets.backbone_presets,
     **mobilenet_presets.backbone_presets,
     **resnet3d_presets.backbone_presets,
     **csn_presets.backbone_presets,
+    **mobilenetv2_3d_presets.backbone_presets,
 }
 POOLINGS = ("avg", "max", "avg_7x7")
 OUTPUT_LAYERS = ("dense", "conv")

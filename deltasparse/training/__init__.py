@@ -23,7 +23,9 @@ from deltasparse.training.checkpoints import write_json_atomic
 from deltasparse.training.distribution import distribution_strategy
 from deltasparse.training.distribution import is_chief
 from deltasparse.training.distribution import prepare_for_strategy
+from deltasparse.training.optimizers import SGDWithDampening
 from deltasparse.training.optimizers import make_optimizer
+from deltasparse.training.plateau import ReduceLearningRateOnPlateau
 from deltasparse.training.trainer import Trainer
 from deltasparse.training.trainer import TrainingResult
 from deltasparse.training.trainer import epoch_seed
@@ -39,6 +41,8 @@ __all__ = [
     "epoch_seed",
     "is_chief",
     "prepare_for_strategy",
+    "SGDWithDampening",
+    "ReduceLearningRateOnPlateau",
     "make_optimizer",
     "restore_training_state",
     "save_training_state",

@@ -101,7 +101,8 @@ def test_presets_table():
                  for s in ("baseline", "l1", "delta")}
     spatiotemporal = {f"resnet3d_{d}" for d in (10, 18, 34, 50, 101, 152,
                                                 200)} | {
-        f"csn_{b}_{d}" for b in ("ir", "ip") for d in (50, 101, 152)}
+        f"csn_{b}_{d}" for b in ("ir", "ip") for d in (50, 101, 152)} | {
+        f"mobilenetv2_3d_{w}x" for w in ("0.2", "0.45", "0.7", "1.0")}
     assert names == per_frame | spatiotemporal
     assert set(VideoClassifier.presets) == names
     delta = VideoClassifier.presets["mobilenet_delta"]["backbone"]
