@@ -7,10 +7,13 @@ Not a test. Side by side in one process, for each frame source:
   streaming baseline;
 - (b) the same dense model on whole clips (frames/s = frames / time);
 - (c) `StreamingDeltaModel` with its defaults (incremental updates, falling
-  back to fused dense TensorFlow frames when an update executed more than
-  half the dense MACs): the mean time of the frames after the first;
+  back to fused dense TensorFlow frames while they are measured faster):
+  the mean time of the frames after the first;
 - (d) the engine with incremental updates only (`dense_frame_above=None`),
   whose per-op-kind time shares are printed as a second table;
+- (e) the engine's fused dense frames alone (its compiled per-frame
+  program, BatchNorm folded, output only): what (c) runs when it falls
+  back, faster than (a) where the Keras graph's per-op overhead dominates;
 - the warm key-frame time, the largest difference between (d)'s clip mean
   of per-frame probabilities and `model.predict(clip)`, and the peak
   resident memory of each of (a)-(d) (Linux `VmHWM`, reset before each).
@@ -260,6 +263,14 @@ def measure(arch, source, model, dense, clip, args, target=None, step=None):
     plain, updates, _, plain_peak = engine_times(model, clip, args.repeats,
                                                  fallback=False)
     stats = plain.stats
+    program = plain._tensorflow_frames
+    program.output(clip[:, 0])
+    fused = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for t in range(clip.shape[1]):
+            program.output(clip[:, t])
+        fused.append((time.perf_counter() - start) / clip.shape[1])
     error = np.abs(plain.last_mean - model.predict(clip, verbose=0)).max()
     total = sum(plain.timings.values()) or 1.0
     shares = {k: v / total for k, v in plain.timings.items()}
@@ -267,7 +278,8 @@ def measure(arch, source, model, dense, clip, args, target=None, step=None):
         "model": arch, "source": source, "target": target, "step": step,
         "density": stats["delta_density"], "macs": stats["total"],
         "a": 1 / frame_time, "b": 1 / clip_time, "c": 1 / auto,
-        "d": 1 / updates, "key_ms": 1e3 * key, "error": error,
+        "d": 1 / updates, "e": 1 / statistics.median(fused),
+        "key_ms": 1e3 * key, "error": error,
         "dense_frames": frames["dense"], "frames": sum(frames.values()),
         "peaks": (frame_peak, clip_peak, auto_peak, plain_peak),
         "shares": shares,
@@ -347,9 +359,10 @@ def bench_demo(args):
 HEADER = ("| model | frames | measured delta density | MACs executed "
           "(updates) | (a) dense 1 frame, fps | (b) dense whole clip, fps | "
           "(c) engine, fps | (c)/(a) | dense frames of (c) | "
-          "(d) updates only, fps | (d)/(a) | key frame, ms | "
-          "max abs prob diff | peak RSS MiB (a)/(b)/(c)/(d) |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "(d) updates only, fps | (d)/(a) | (e) fused dense frames, fps | "
+          "key frame, ms | max abs prob diff | "
+          "peak RSS MiB (a)/(b)/(c)/(d) |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def format_row(r):
@@ -357,7 +370,8 @@ def format_row(r):
     return (f"| {r['model']} | {r['source']} | {r['density']:.3f} | "
             f"{r['macs']:.3f} | {r['a']:.1f} | {r['b']:.1f} | {r['c']:.1f} | "
             f"{r['c'] / r['a']:.2f}x | {r['dense_frames']}/{r['frames']} | "
-            f"{r['d']:.1f} | {r['d'] / r['a']:.2f}x | {r['key_ms']:.0f} | "
+            f"{r['d']:.1f} | {r['d'] / r['a']:.2f}x | {r['e']:.1f} | "
+            f"{r['key_ms']:.0f} | "
             f"{r['error']:.1e} | {peaks} |")
 
 

@@ -437,6 +437,9 @@ class StreamingState:
         self.last_fraction = None
         self.dense_run = 0
         self.stale = False  # caches behind the last (fused dense) frame
+        # Wall-clock seconds of the last incremental and dense frames.
+        self.update_seconds = None
+        self.dense_seconds = None
 
 
 def _check_fraction(name, value):
@@ -525,9 +528,11 @@ class StreamingDeltaModel:
             about twice a TensorFlow frame.
         dense_frame_above: None (never fall back) or a fraction in [0, 1]:
             after an incremental frame that executed more than this
-            fraction of the dense MACs, the following frames are dense.
-            Defaults to 0.5 (measured break-even, see
-            `DEFAULT_DENSE_FRAME_ABOVE`).
+            fraction of the dense MACs, the next frame is dense. From then
+            on the measured wall-clock times decide: dense frames follow
+            while the last incremental frame took longer than the last
+            dense frame. Defaults to 0.5 (the measured break-even at
+            224x224, see `DEFAULT_DENSE_FRAME_ABOVE`).
         probe_every: int >= 1: while falling back, an incremental frame
             is tried every `probe_every` frames. Defaults to 16.
 
@@ -579,6 +584,7 @@ class StreamingDeltaModel:
             _dense_frames.DenseFramePrograms(self.program)
             if dense_frames == "tensorflow" else None)
         self.frame_counts = {"key": 0, "dense": 0, "update": 0}
+        self._clock = time.perf_counter  # timing of the frame kinds
         # Set to a dict (e.g. `collections.defaultdict(float)`) to add up the
         # seconds of incremental updates per op kind ("conv 1x1",
         # "depthwise 3x3", "pointwise", ...): where the time goes.
@@ -657,6 +663,7 @@ class StreamingDeltaModel:
         kind = self._frame_kind(state)
         self.frame_counts[kind] += 1
         output = None
+        start = self._clock()
         if kind == "update":
             self._update(state)
         elif kind == "dense" and self._tensorflow_frames is not None:
@@ -685,6 +692,11 @@ class StreamingDeltaModel:
         state.frame = None
         if output is None:
             output = state.values[self.program.output].copy()
+        seconds = self._clock() - start
+        if kind == "update":
+            state.update_seconds = seconds
+        elif kind == "dense":
+            state.dense_seconds = seconds
         return output, state
 
     def _update(self, state):
@@ -706,18 +718,26 @@ class StreamingDeltaModel:
 
     def _frame_kind(self, state):
         """`"key"` (first or refresh frame, or the re-synchronisation of
-        stale caches), `"dense"` (the last incremental frame executed more
-        than `dense_frame_above` of the dense MACs) or `"update"`."""
+        stale caches), `"dense"` (the last incremental frame was slower
+        than a dense frame, or, before both were timed, executed more than
+        `dense_frame_above` of the dense MACs) or `"update"`."""
         if state.frames == 0 or (
                 self.refresh is not None and state.frames % self.refresh == 0):
             return "key"
+        timed = (state.update_seconds is not None
+                 and state.dense_seconds is not None)
         if state.stale:
+            if timed and state.update_seconds <= state.dense_seconds:
+                return "key"  # updates were faster: re-synchronise now
             return "key" if state.dense_run >= self.probe_every - 2 else (
                 "dense")
-        if (self.dense_frame_above is not None
-                and state.last_fraction is not None
-                and state.last_fraction > self.dense_frame_above
-                and state.dense_run < self.probe_every - 1):
+        if self.dense_frame_above is None or state.last_fraction is None:
+            return "update"
+        # Once both kinds of frame have been timed, the faster one wins;
+        # before, the executed fraction of the dense MACs decides.
+        slower = (state.update_seconds > state.dense_seconds if timed
+                  else state.last_fraction > self.dense_frame_above)
+        if slower and state.dense_run < self.probe_every - 1:
             return "dense"
         return "update"
 

@@ -11,6 +11,28 @@ from tests.inference.streaming.test_engine import mobilenet  # noqa: F401
 from tests.inference.streaming.test_engine import moving_clips
 
 
+class FakeClock:
+    """`engine._clock` whose steps take `seconds[kind]`: the engine times
+    every step with two calls; the first finds the step's kind from
+    `engine.frame_counts` (incremented before the step starts)."""
+
+    def __init__(self, engine, seconds):
+        self.engine, self.seconds = engine, seconds
+        self.now, self.calls, self.counts = 0.0, 0, {}
+        engine._clock = self
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls % 2:
+            counts = dict(self.engine.frame_counts)
+            self.kind = next(k for k, v in counts.items()
+                             if v != self.counts.get(k, 0))
+            self.counts = counts
+        else:
+            self.now += self.seconds[self.kind]
+        return self.now
+
+
 def test_tensorflow_frame_equals_the_numpy_key_frame(mobilenet):  # noqa: F811
     engine = StreamingDeltaModel(mobilenet, dense_frames="numpy")
     frames = moving_clips(2, 1, seed=3)[:, 0]
@@ -43,6 +65,7 @@ def test_dense_fallback_follows_the_last_update_and_stays_exact(
     engine = StreamingDeltaModel(mobilenet, refresh=None,
                                  dense_frames=dense_frames,
                                  dense_frame_above=0.0, probe_every=3)
+    FakeClock(engine, {"key": 2.0, "dense": 1.0, "update": 3.0})
     check_exact(mobilenet, engine, clips)
     assert engine.stats["frames"] == counts
     never = StreamingDeltaModel(mobilenet, refresh=None,
@@ -51,6 +74,18 @@ def test_dense_fallback_follows_the_last_update_and_stays_exact(
     check_exact(mobilenet, never, clips)
     assert never.stats["frames"] == {"key": 1, "dense": 0, "update": 6}
     assert never.stats["total"] < engine.stats["total"]
+
+
+def test_faster_updates_win_back_once_timed(mobilenet):  # noqa: F811
+    clips = moving_clips(2, 6, seed=5)
+    engine = StreamingDeltaModel(mobilenet, refresh=None,
+                                 dense_frame_above=0.0, probe_every=16)
+    FakeClock(engine, {"key": 2.0, "dense": 1.0, "update": 0.5})
+    check_exact(mobilenet, engine, clips)
+    # 0 key; 1 update (fraction above 0.0, nothing timed yet); 2 dense
+    # (now both timed: updates are faster); 3 key (re-synchronise at once);
+    # 4, 5 updates.
+    assert engine.stats["frames"] == {"key": 2, "dense": 1, "update": 3}
 
 
 def test_identical_frames_never_fall_back(mobilenet):  # noqa: F811
