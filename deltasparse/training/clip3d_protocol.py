@@ -143,9 +143,9 @@ def set_ft_portion(model, ft_portion="complete"):
         raise ValueError(f"`ft_portion` must be one of {FT_PORTIONS}. "
                          f"Received: ft_portion={ft_portion!r}")
     model.trainable = True
-    if ft_portion == "last_layer":
-        for layer in model.layers:
-            layer.trainable = layer.name == "classifier"
+    for layer in model.layers:
+        layer.trainable = (ft_portion == "complete"
+                           or layer.name == "classifier")
     return len(model.trainable_weights)
 
 
