@@ -1,18 +1,12 @@
-"""UCF101 with 3-D ResNet-50 with projection shortcuts B (Hara et al. 2018).
+"""UCF101 split 1: 3-D ResNet-50, projection shortcuts B, Hara et al. 2018.
 
-The compressed-3d-cnn seed's configuration `--model resnet --model_depth 50 --resnet_shortcut B` (spec
-`video_systems.md` §A2.1): 16-frame 112x112 clips (temporal random crop,
-multi-scale corner crop, flip, ActivityNet mean), PyTorch SGD lr 0.1,
-momentum 0.9, dampening 0.9, weight decay 1e-3, batch 32, 20 epochs,
-plateau learning-rate reduction (patience 10); clip accuracy of the centre
-clip every epoch, then video accuracy over every non-overlapping 16-frame
-clip of every test video (top-1, top-5, `val.json`). Fine-tune with
-`pretrain_path=<file> ft_portion=last_layer`, or inflate ImageNet weights
-with `inflate_from=<keras.applications .h5>`.
+The seed's `--model resnet --model_depth 50 --resnet_shortcut B`, trained and tested as
+`deltasparse.experiment.clip3d_experiments` describes (16x112x112 clips,
+PyTorch SGD lr 0.1, 20 epochs; video accuracy over all clips, `val.json`).
 
-Run: python experiments/ucf_resnet3d50.py with seed=1; `with demo` for the
-synthetic dataset, `evaluate with weights=<file or run folder>`,
-`resume=True` (what a run records: `deltasparse.experiment.clip3d_experiments`).
+Run: python experiments/ucf_resnet3d50.py with seed=1 (or `with demo`;
+`evaluate with weights=<file or run folder>`; `pretrain_path=...
+ft_portion=last_layer`; `resume=True`).
 """
 
 from deltasparse.experiment import make_experiment
@@ -21,8 +15,8 @@ from deltasparse.experiment.clip3d_experiments import add_clip3d_experiment
 
 ex = add_clip3d_experiment(make_experiment("ucf_resnet3d50"), "resnet3d_50")
 
-# Synthetic actions (8 classes), 8-frame 32x32 clips, Adam, from scratch.
-add_clip3d_demo(ex, epochs=8)
+# Synthetic actions (8 classes), 4-frame clips, Adam, from scratch, 10 epochs.
+add_clip3d_demo(ex, epochs=10)
 
 if __name__ == "__main__":
     ex.run_commandline()

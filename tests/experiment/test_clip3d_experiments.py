@@ -6,10 +6,8 @@ Conv3D backbone registered as the preset `tiny3d` (the real backbones run
 in the `demo` configurations), in a temporary `$DELTASPARSE_RESULTS`.
 """
 
-import importlib.util
 import json
 import os
-import uuid
 
 import pytest
 
@@ -17,6 +15,8 @@ from deltasparse.experiment import clip3d_experiments as glue
 from deltasparse.experiment import observers
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.training import clip3d_protocol as protocol
+from tests.experiments.test_ucf_experiments import load_script
+from tests.experiments.test_ucf_experiments import merged_config
 from tests.training.test_clip3d_protocol import TinyClipBackbone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,22 +28,6 @@ SCRIPTS = {"ucf_resnet3d18": "resnet3d_18", "ucf_resnet3d50": "resnet3d_50",
            "ucf_csn50": "csn_ir_50"}
 TINY_DATA = dict(classes=3, videos_per_class=4, clips_per_group=2,
                  test_groups=1, frames=8, size=32)
-
-
-def load_script(name, results_root, monkeypatch):
-    monkeypatch.setenv(observers.RESULTS_ENV, str(results_root))
-    spec = importlib.util.spec_from_file_location(
-        f"_clip3d_script_{name}_{uuid.uuid4().hex}",
-        os.path.join(EXPERIMENTS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def merged_config(script, named_configs=()):
-    run = script.ex._create_run(command_name="print_config",
-                                named_configs=list(named_configs))
-    return json.loads(json.dumps(dict(run.config)))
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
