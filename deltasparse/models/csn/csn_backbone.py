@@ -26,22 +26,33 @@ class CSNBackbone(ResidualBackbone3D):
     3x3x3 convolution is channel-separated: `block="ir"`
     (interaction-reduced) makes it a depthwise 3x3x3 (`Conv3D(groups=
     channels)`); `block="ip"` (interaction-preserved) a 1x1x1 convolution
-    (`..._2_pointwise_conv`) followed by the depthwise 3x3x3 (`..._2_conv`).
-    Every convolution is followed by BatchNormalization and ReLU (the last
-    1x1x1 of a block: BN, add, ReLU; in `"ip"` BN and ReLU follow the pair,
-    as in the seed's code). The shortcut is a 1x1x1 projection + BN where
-    the stride or the width changes (type B), the identity elsewhere.
+    (`..._2_pointwise_conv`) and BatchNormalization (`..._2_pointwise_bn`,
+    no ReLU) followed by the depthwise 3x3x3 (`..._2_conv`). The other
+    convolutions are followed by BatchNormalization and ReLU (the last
+    1x1x1 of a block: BN, add, ReLU). The shortcut is a 1x1x1 projection +
+    BN where the stride or the width changes (type B), the identity
+    elsewhere.
 
     What this follows:
-    - The paper (its ResNet3D table and Figure 2): the stem conv1 3x7x7,
-      64 channels, stride 1x2x2; a max pool 1x3x3 with stride 1x2x2;
-      `conv2_x` keeps the resolution; `conv3_1`, `conv4_1` and `conv5_1`
-      downsample by 2 in time, height and width. Time is therefore
-      reduced 8x overall, e.g. 16x112x112 -> `(2, 4, 4, 2048)`.
-    - The seed's `models/csn.py` (compressed-3d-cnn): the same stem with
-      PyTorch paddings (1, 3, 3) and (0, 1, 1), the stride on the
-      depthwise convolution and on the projection, no BN/ReLU between the
-      ip 1x1x1 and the depthwise convolution, BN momentum 0.1 (PyTorch).
+    - The paper (Figure 2): ip = a 1x1x1 convolution + a depthwise 3x3x3,
+      ir = a depthwise 3x3x3 in place of the bottleneck's 3x3x3.
+    - The authors' VMZ code (`BasicStem_Pool`, `Conv3DDepthwise`,
+      `get_downsample_stride`) and the seed's `models/csn.py`
+      (compressed-3d-cnn; it is in the public
+      `elliottloveridge/compressed-video-classification`), which agree:
+      stem conv1 3x7x7, 64 channels, stride (1, 2, 2), padding (1, 3, 3);
+      max pool 1x3x3, stride (1, 2, 2), padding (0, 1, 1); `conv2` keeps
+      the resolution; the first blocks of `conv3`, `conv4` and `conv5`
+      downsample by 2 in time, height and width (on the depthwise
+      convolution and the projection), so time shrinks 8x overall:
+      16x112x112 -> `(2, 4, 4, 2048)`.
+    - For `"ip"`, VMZ's `IPConv3DDepthwise`: 1x1x1, BN, no ReLU (the
+      paper's caption says BN and ReLU follow every convolution; VMZ
+      leaves this ReLU out), depthwise 3x3x3. The seed's code has no BN
+      there (one BN per block less; `"ir"`, which the seed trains, is the
+      same in all three). With 400 classes the trainable parameters equal
+      those MMAction2 publishes for the converted VMZ models (ir-CSN-50
+      13,131,152, ir-CSN-152 29,703,568, ip-CSN-152 33,016,592).
     - Choices of our own: BN epsilon 1e-5 and momentum 0.9 (PyTorch
       defaults) unless `bn_momentum` is given; the layer names of
       `keras.applications.ResNet50`; explicit `ZeroPadding3D` + `"valid"`
@@ -56,7 +67,9 @@ class CSNBackbone(ResidualBackbone3D):
         channels: int, channels per frame. Defaults to `3`.
         clip_length: `None` (free) or int, frames per clip.
         bn_momentum: `None` (0.9) or a float in `[0, 1)`.
-        dtype: dtype or `keras.DTypePolicy` of every layer.
+        dtype: dtype or `keras.DTypePolicy` of every layer. On TensorFlow's
+            CPU use `"mixed_bfloat16"`, not `"mixed_float16"` (no float16
+            MaxPool3D kernel there).
         name: str. Defaults to `"csn_<block>_<depth>"`.
         **kwargs: Base model keyword arguments, such as `trainable`.
 

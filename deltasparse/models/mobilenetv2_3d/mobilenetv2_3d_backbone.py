@@ -6,14 +6,12 @@ Neural Networks" (Kopuklu, Kose, Gunduz & Rigoll, ICCV Workshops 2019; code
 `okankop/Efficient-3DCNNs`, `models/mobilenetv2.py`).
 """
 
-import math
-import numbers
-
 import keras
 from keras import layers
 
 from deltasparse.models.video_backbone import SpatiotemporalBackbone
 from deltasparse.models.video_backbone import check_bn_momentum
+from deltasparse.models.video_backbone import check_non_negative
 
 # Inverted residual settings (expansion t, channels c at width 1, repeats n,
 # stride (t, h, w) of the first repeat), the Efficient-3DCNNs table.
@@ -34,18 +32,13 @@ BN_MOMENTUM = 0.9
 
 
 def check_width_multiplier(width_multiplier):
-    if (
-        isinstance(width_multiplier, bool)
-        or not isinstance(width_multiplier, numbers.Real)
-        or not math.isfinite(width_multiplier)
-        or int(16 * width_multiplier) < 1
-    ):
+    width = check_non_negative("width_multiplier", width_multiplier)
+    if int(16 * width) < 1:  # the 16-channel block keeps one channel
         raise ValueError(
-            "`width_multiplier` must be a finite number >= 1/16 (every "
-            "layer keeps at least one channel), e.g. 0.2, 0.45, 0.7 or "
-            f"1.0. Received: width_multiplier={width_multiplier!r}"
-        )
-    return float(width_multiplier)
+            "`width_multiplier` must be >= 1/16 (every layer keeps at least "
+            "one channel), e.g. 0.2, 0.45, 0.7 or 1.0. "
+            f"Received: width_multiplier={width_multiplier!r}")
+    return width
 
 
 def mobilenetv2_3d_channels(width_multiplier):
@@ -192,6 +185,7 @@ class MobileNetV2_3DBackbone(SpatiotemporalBackbone):
             `channels` or `clip_length`.
 
     Example:
+    >>> import numpy as np
     >>> backbone = MobileNetV2_3DBackbone(0.2, image_size=(32, 32))
     >>> tuple(backbone(np.zeros((1, 8, 32, 32, 3), "float32")).shape)
     (1, 1, 1, 1, 1280)

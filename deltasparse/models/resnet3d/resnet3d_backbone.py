@@ -128,7 +128,9 @@ class ResNet3DBackbone(ResidualBackbone3D):
         channels: int, channels per frame. Defaults to `3`.
         clip_length: `None` (free) or int, frames per clip.
         bn_momentum: `None` (0.9) or a float in `[0, 1)`.
-        dtype: dtype or `keras.DTypePolicy` of every layer.
+        dtype: dtype or `keras.DTypePolicy` of every layer. On TensorFlow's
+            CPU use `"mixed_bfloat16"`, not `"mixed_float16"` (no float16
+            MaxPool3D kernel there).
         name: str. Defaults to `"resnet3d_<depth>"`.
         **kwargs: Base model keyword arguments, such as `trainable`.
 

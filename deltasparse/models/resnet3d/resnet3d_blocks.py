@@ -187,9 +187,9 @@ def apply_bottleneck_block(x, filters, strides, shortcut, bn_momentum, name,
 
     `separation` replaces the 3x3x3 convolution `{name}_2_conv`: `"ir"` by a
     depthwise 3x3x3 (`Conv3D(groups=filters)`), `"ip"` by a 1x1x1
-    convolution `{name}_2_pointwise_conv` directly followed by the depthwise
-    3x3x3 (no BN or ReLU between them, as in the seed's CSN; BN and ReLU
-    come after the depthwise one).
+    convolution `{name}_2_pointwise_conv` and BN `{name}_2_pointwise_bn`
+    (no ReLU, as VMZ's `IPConv3DDepthwise`) followed by the depthwise 3x3x3.
+    BN and ReLU follow the depthwise convolution in both.
     """
     residual = apply_shortcut(x, filters * BOTTLENECK_EXPANSION, strides,
                               shortcut, bn_momentum, name, dtype)
@@ -201,6 +201,7 @@ def apply_bottleneck_block(x, filters, strides, shortcut, bn_momentum, name,
         groups = filters
     if separation == "ip":
         x = conv3d(x, filters, 1, 1, f"{name}_2_pointwise", dtype)
+        x = batch_norm(x, bn_momentum, f"{name}_2_pointwise_bn", dtype)
     x = conv3d(x, filters, 3, strides, f"{name}_2", dtype, groups=groups)
     x = batch_norm(x, bn_momentum, f"{name}_2_bn", dtype)
     x = layers.ReLU(name=f"{name}_2_relu", dtype=dtype)(x)

@@ -15,8 +15,10 @@ STAGES = {
 def parameter_count(depth, shortcut="B", separation=None, stem=(7, 7, 7),
                     channels=3, num_classes=None, bn_per_channel=4):
     """Weights of a bias-free 3-D ResNet / CSN with BatchNormalization
-    (`bn_per_channel`: 4 = gamma, beta, moving mean and variance as
-    `count_params` counts; 2 = trainable only, as PyTorch counts)."""
+    after every convolution (in "ip" also after the 1x1x1 that precedes
+    the depthwise one); `bn_per_channel`: 4 = gamma, beta, moving mean and
+    variance as `count_params` counts, 2 = trainable only (PyTorch's
+    count)."""
     block, counts = STAGES[depth]
     total = int(np.prod(stem)) * channels * 64 + bn_per_channel * 64
     in_channels = 64
@@ -29,7 +31,8 @@ def parameter_count(depth, shortcut="B", separation=None, stem=(7, 7, 7),
                 total += 2 * bn_per_channel * width
             else:
                 middle = {None: 27 * width * width, "ir": 27 * width,
-                          "ip": width * width + 27 * width}[separation]
+                          "ip": width * width + 27 * width
+                          + bn_per_channel * width}[separation]
                 total += in_channels * width + middle + width * out
                 total += bn_per_channel * (2 * width + out)
             if (stride != 1 or in_channels != out) and shortcut == "B":

@@ -1,5 +1,6 @@
 """Tests of `ResNet3DBackbone` (Hara et al. 2018) and its presets."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -152,3 +153,32 @@ def test_get_config_round_trip():
 def test_errors(arguments, message):
     with pytest.raises(ValueError, match=message):
         ResNet3DBackbone(**arguments)
+
+
+def test_presets_register_with_video_classifier(monkeypatch):
+    # What the lead's merge adds to `video_classifier.py`.
+    from deltasparse.models import video_classifier
+
+    monkeypatch.setitem(video_classifier.PRESET_FAMILIES, "resnet3d",
+                        ResNet3DBackbone)
+    monkeypatch.setattr(video_classifier, "PRESETS",
+                        {**video_classifier.PRESETS, **backbone_presets})
+    model = VideoClassifier.from_preset("resnet3d_18", num_classes=5,
+                                        image_size=(32, 32), clip_length=8,
+                                        dropout=0.5)
+    assert (model.backbone.depth, model.backbone.shortcut) == (18, "A")
+    assert model.backbone.clip_length == 8
+    assert model.get_layer("dropout").rate == 0.5
+    assert tuple(model.output.shape) == (None, 5)
+
+
+def test_mixed_precision():
+    # bfloat16: TensorFlow has no float16 MaxPool3D kernel on CPU.
+    backbone = ResNet3DBackbone(depth=10, shortcut="A", image_size=(32, 32),
+                                dtype="mixed_bfloat16")
+    model = VideoClassifier(backbone, num_classes=3)
+    features = backbone(np.ones((1, 4, 32, 32, 3), "float32"))
+    assert keras.backend.standardize_dtype(features.dtype) == "bfloat16"
+    assert backbone.get_layer("conv1_conv").kernel.dtype == "float32"
+    probabilities = model(np.ones((1, 4, 32, 32, 3), "float32"))
+    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
