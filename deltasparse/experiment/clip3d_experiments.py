@@ -59,6 +59,9 @@ from deltasparse.experiment.video_experiments import resolve_data_root
 from deltasparse.training import clip3d_protocol as protocol
 from deltasparse.training.checkpoints import write_json_atomic
 
+PLATEAU_STATE = "plateau_state.json"
+"""The learning-rate plateau state in `<checkpoints>/train/`."""
+
 EVALUATION_TAG = "all_clips"
 """Sub-folder of `evaluation/` holding the video-accuracy artifacts."""
 
@@ -417,8 +420,9 @@ def train(config, run, log, experiment):
     protocol.set_ft_portion(model, config["ft_portion"])
     os.makedirs(ckpt_dir, exist_ok=True)
     write_json_atomic(os.path.join(ckpt_dir, "config.json"), config)
-    callbacks = [protocol.plateau_callback(config["lr_patience"],
-                                           config["lr_factor"])]
+    callbacks = [protocol.plateau_callback(
+        config["lr_patience"], config["lr_factor"],
+        os.path.join(ckpt_dir, "train", PLATEAU_STATE))]
     start = time.time()
     try:
         fit = protocol.fit_clip3d(

@@ -261,11 +261,12 @@ def make_clip3d_optimizer(lr=0.1, momentum=0.9, dampening=0.9,
                             nesterov=bool(nesterov))
 
 
-def plateau_callback(patience=10, factor=0.1):
+def plateau_callback(patience=10, factor=0.1, state_path=None):
     """PyTorch `ReduceLROnPlateau` on `val_loss`, stepped every epoch.
 
-    `deltasparse.training.plateau.ReduceLearningRateOnPlateau` (state saved
-    with the checkpoints, so a resumed run continues it); without it Keras'
+    `deltasparse.training.plateau.ReduceLearningRateOnPlateau`, its state
+    written to `state_path` after every epoch (put it in the trainer's
+    folder: a resumed run continues it exactly); without that module Keras'
     `ReduceLROnPlateau` (absolute `min_delta`, state not resumed), with a
     warning.
     """
@@ -277,7 +278,8 @@ def plateau_callback(patience=10, factor=0.1):
         return keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=factor, patience=patience,
             min_delta=1e-4, mode="min")
-    return ReduceLearningRateOnPlateau(patience=patience, factor=factor)
+    return ReduceLearningRateOnPlateau(patience=patience, factor=factor,
+                                       state_path=state_path)
 
 
 def compile_clip3d(model, optimizer, run_eagerly=False, jit_compile=False):

@@ -145,9 +145,19 @@ def test_last_layer_trains_only_the_classifier():
 def test_optimizer_choices_and_errors():
     adam = protocol.make_clip3d_optimizer(1e-3, optimizer="adam")
     assert isinstance(adam, keras.optimizers.Adam)
+    from deltasparse.training.optimizers import SGDWithDampening
+    from deltasparse.training.plateau import ReduceLearningRateOnPlateau
+
     sgd = protocol.make_clip3d_optimizer(0.1)
+    assert isinstance(sgd, SGDWithDampening)
     assert float(sgd.learning_rate) == pytest.approx(0.1)
-    assert sgd.get_config()["momentum"] == pytest.approx(0.9)
+    config = sgd.get_config()
+    assert (config["momentum"], config["dampening"], config["weight_decay"],
+            config["nesterov"]) == (0.9, 0.9, 1e-3, False)
+    plateau = protocol.plateau_callback(10, 0.1, "state.json")
+    assert isinstance(plateau, ReduceLearningRateOnPlateau)
+    assert (plateau.monitor, plateau.patience, plateau.factor,
+            plateau.state_path) == ("val_loss", 10, 0.1, "state.json")
     with pytest.raises(ValueError, match="optimizer"):
         protocol.make_clip3d_optimizer(0.1, optimizer="rmsprop")
     with pytest.raises(ValueError, match="`lr`"):
