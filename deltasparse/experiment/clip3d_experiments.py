@@ -300,9 +300,8 @@ def _initial_weights(config, model):
             report = report_dict(protocol.load_pretrained(
                 model, config["pretrain_path"]))
         elif config["inflate_from"]:
-            report = protocol.inflate_pretrained(
-                model, config["inflate_from"], config["inflate_time_kernel"])
-            report = getattr(report, "summary", lambda: str(report))()
+            report = report_dict(protocol.inflate_pretrained(
+                model, config["inflate_from"], config["inflate_time_kernel"]))
     except FileNotFoundError as err:
         raise DataNotFoundError(str(err)) from None
     except ValueError as err:

@@ -167,3 +167,20 @@ def test_optimizer_choices_and_errors():
 def test_unknown_architecture_names_the_presets():
     with pytest.raises(ValueError, match="`architecture` must be a 3-D"):
         protocol.build_clip3d_classifier("resnet3d_7", 3)
+
+
+def test_inflate_from_a_2d_mobilenetv2_weights_file(tmp_path):
+    source = keras.applications.MobileNetV2(
+        weights=None, include_top=False, input_shape=(32, 32, 3))
+    path = str(tmp_path / "mobilenet_v2.weights.h5")
+    source.save_weights(path)
+    model = protocol.build_clip3d_classifier("mobilenetv2_3d_1.0x", 3,
+                                             (32, 32), 4)
+    report = protocol.inflate_pretrained(model, path)
+    assert "Conv1" in report.matched and "Conv_1" in report.matched
+    kernel = model.get_layer("Conv1").get_weights()[0]
+    np.testing.assert_allclose(
+        kernel.sum(axis=0), source.get_layer("Conv1").get_weights()[0],
+        rtol=1e-5, atol=1e-6)  # "mean": the 2-D kernel spread over time
+    with pytest.raises(FileNotFoundError, match="inflate_from"):
+        protocol.inflate_pretrained(model, str(tmp_path / "none.h5"))
