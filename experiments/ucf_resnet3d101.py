@@ -15,7 +15,9 @@ from deltasparse.experiment.clip3d_experiments import add_clip3d_experiment
 
 ex = add_clip3d_experiment(make_experiment("ucf_resnet3d101"), "resnet3d_101")
 
-# Synthetic actions (8 classes), 4-frame clips, Adam, from scratch, 6 epochs.
+# Synthetic actions, 4-frame 32x32 centre-scale crops, Adam 2e-4, from
+# scratch, 6 epochs: 17.6 min on shared cores, video accuracy 16.7 %
+# (chance 12.5 %): too few steps for 85M parameters from scratch.
 add_clip3d_demo(ex, epochs=6)
 
 if __name__ == "__main__":
