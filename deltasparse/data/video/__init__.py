@@ -9,6 +9,9 @@
   clips) and test-time crop boxes (pure NumPy).
 - `views`: `view_dataset` (every clip x crop view, for video-level
   testing) and `video_dataset` (one sampled clip per video, training).
+- `clip_crops`: the clips and crops of the 3-D CNN papers (Hara et al.):
+  temporal random / centre crops, multi-scale corner crops, their
+  normalisation, `clip3d_training_dataset` and `clip3d_view_dataset`.
 
 Importing this package imports TensorFlow (through `pipeline`).
 """
@@ -20,6 +23,13 @@ from deltasparse.data.video.augment import augment_clip
 from deltasparse.data.video.augment import preprocess
 from deltasparse.data.video.augment import random_affine_params
 from deltasparse.data.video.augment import resize_and_augment_clip
+from deltasparse.data.video.clip_crops import ClipNormalization
+from deltasparse.data.video.clip_crops import clip3d_training_dataset
+from deltasparse.data.video.clip_crops import clip3d_view_dataset
+from deltasparse.data.video.clip_crops import corner_crop_box
+from deltasparse.data.video.clip_crops import hara_clip_indices
+from deltasparse.data.video.clip_crops import temporal_center_crop
+from deltasparse.data.video.clip_crops import temporal_random_crop
 from deltasparse.data.video.decode import read_video_frames
 from deltasparse.data.video.index import ClipIndex
 from deltasparse.data.video.index import check_jpeg
@@ -51,20 +61,25 @@ __all__ = [
     "CAFFE_MEAN_BGR",
     "CROP_FRACTIONS",
     "ClipIndex",
+    "ClipNormalization",
     "TRAIN_SAMPLINGS",
     "VIEW_SAMPLINGS",
     "VideoList",
     "affine_transform_matrix",
     "augment_clip",
     "check_jpeg",
+    "clip3d_training_dataset",
+    "clip3d_view_dataset",
     "clip_dataset",
     "clip_frame_indices",
+    "corner_crop_box",
     "count_video_frames",
     "crop_and_resize_boxes",
     "crop_boxes",
     "dense_clip_indices",
     "epoch_seed",
     "frame_dataset",
+    "hara_clip_indices",
     "index_clips",
     "num_clips",
     "preprocess",
@@ -75,6 +90,8 @@ __all__ = [
     "read_video_frames",
     "resize_and_augment_clip",
     "segment_frame_indices",
+    "temporal_center_crop",
+    "temporal_random_crop",
     "uniform_clip_indices",
     "video_dataset",
     "view_dataset",
