@@ -30,7 +30,6 @@ Differences from the originals are stated where they occur: with
 updating the running statistics of the layers it did not optimise).
 """
 
-import importlib
 import json
 import logging
 import os
@@ -41,13 +40,6 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-#: Family (metadata `path`) -> (package, backbone class) of the 3-D presets.
-FAMILIES = {
-    "resnet3d": ("deltasparse.models.resnet3d", "ResNet3DBackbone"),
-    "csn": ("deltasparse.models.csn", "CSNBackbone"),
-    "mobilenetv2_3d": ("deltasparse.models.mobilenetv2_3d",
-                       "MobileNetV2_3DBackbone"),
-}
 #: The seed system's five configurations (spec §A2.1).
 SEED_PRESETS = ("resnet3d_18", "resnet3d_50", "resnet3d_101",
                 "mobilenetv2_3d_1.0x", "csn_ir_50")
@@ -61,25 +53,13 @@ TOP_PREDICTIONS = 10
 # --------------------------------------------------------------------------
 
 
-def _family_presets():
-    """Preset name -> (entry, backbone class) of every importable family."""
-    found = {}
-    for family, (package, class_name) in FAMILIES.items():
-        try:
-            presets = importlib.import_module(
-                f"{package}.{family}_presets").backbone_presets
-            backbone_cls = getattr(importlib.import_module(package),
-                                   class_name)
-        except (ImportError, AttributeError):
-            continue
-        for name, entry in presets.items():
-            found[name] = (entry, backbone_cls)
-    return found
-
-
 def list_clip3d_presets():
-    """Names of the 3-D backbone presets available in this installation."""
-    return sorted(_family_presets())
+    """Names of the `VideoClassifier` presets with a 3-D backbone."""
+    from deltasparse.models.video_classifier import PRESET_FAMILIES
+    from deltasparse.models.video_classifier import PRESETS
+
+    return sorted(name for name, entry in PRESETS.items()
+                  if PRESET_FAMILIES[entry["metadata"]["path"]].spatiotemporal)
 
 
 def build_clip3d_classifier(preset, num_classes, image_size=(112, 112),
@@ -109,23 +89,11 @@ def build_clip3d_classifier(preset, num_classes, image_size=(112, 112),
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     kwargs.update(image_size=tuple(int(v) for v in image_size),
                   clip_length=clip_length)
-    if preset in VideoClassifier.presets:
-        return VideoClassifier.from_preset(preset, int(num_classes), **kwargs)
-    known = _family_presets()
-    if preset not in known:
+    if preset not in list_clip3d_presets():
         raise ValueError(
             f"`architecture` must be a 3-D backbone preset, one of "
-            f"{sorted(known) or list(SEED_PRESETS)} (the families "
-            f"{sorted(FAMILIES)} must be installed). "
-            f"Received: architecture={preset!r}")
-    entry, backbone_cls = known[preset]
-    head_args = {"dropout", "pooling", "head_units", "activation", "name"}
-    head = {k: v for k, v in kwargs.items() if k in head_args}
-    backbone_kwargs = dict(entry["backbone"])
-    backbone_kwargs.update({k: v for k, v in kwargs.items()
-                            if k not in head_args})
-    return VideoClassifier(backbone_cls(**backbone_kwargs), int(num_classes),
-                           **head)
+            f"{list_clip3d_presets()}. Received: architecture={preset!r}")
+    return VideoClassifier.from_preset(preset, int(num_classes), **kwargs)
 
 
 def set_ft_portion(model, ft_portion="complete"):
@@ -495,7 +463,6 @@ def read_top_predictions(path):
 
 __all__ = [
     "Clip3DData",
-    "FAMILIES",
     "FT_PORTIONS",
     "SEED_PRESETS",
     "build_clip3d_classifier",

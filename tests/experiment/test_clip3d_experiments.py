@@ -103,8 +103,11 @@ def tiny_root(tmp_path_factory):
 def test_tiny_end_to_end_run_and_evaluate(tiny_root, tmp_path, monkeypatch):
     entry = {"metadata": {"description": "test", "path": "tiny3d"},
              "backbone": {}}
-    monkeypatch.setattr(protocol, "_family_presets",
-                        lambda: {"tiny3d": (entry, TinyClipBackbone)})
+    from deltasparse.models import video_classifier
+
+    monkeypatch.setitem(video_classifier.PRESET_FAMILIES, "tiny3d",
+                        TinyClipBackbone)
+    monkeypatch.setitem(video_classifier.PRESETS, "tiny3d", entry)
     script = load_script("ucf_resnet3d18", tmp_path, monkeypatch)
     updates = {"architecture": "tiny3d", "synthetic": {"cache_dir": os.path
                .dirname(os.path.dirname(os.path.dirname(tiny_root))),
