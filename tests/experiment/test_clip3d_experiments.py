@@ -14,7 +14,6 @@ import pytest
 from deltasparse.experiment import clip3d_experiments as glue
 from deltasparse.experiment import observers
 from deltasparse.experiment.errors import ConfigurationError
-from deltasparse.training import clip3d_protocol as protocol
 from tests.experiments.test_ucf_experiments import load_script
 from tests.experiments.test_ucf_experiments import merged_config
 from tests.training.test_clip3d_protocol import TinyClipBackbone
