@@ -28,6 +28,27 @@ def _time_window(time_steps, kernel, stride, padding):
     return before, total - before, steps
 
 
+def _pad_time(inputs, before, after):
+    """`inputs` with `before` and `after` zero frames on the time axis.
+
+    Concatenation, not `ops.pad`: on TensorFlow CPU with oneDNN, a graph
+    rewrite of `Pad` followed by these strided time slices returned the
+    whole padded tensor for one slice inside MobileNetV2-3D ("AddN must
+    have the same size and shape"; gone with TF_ENABLE_ONEDNN_OPTS=0 or
+    grappler off).
+    """
+    shape = ops.shape(inputs)
+    parts = []
+    if not (isinstance(before, int) and before == 0):
+        parts.append(ops.zeros((shape[0], before) + tuple(shape[2:]),
+                               inputs.dtype))
+    parts.append(inputs)
+    if not (isinstance(after, int) and after == 0):
+        parts.append(ops.zeros((shape[0], after) + tuple(shape[2:]),
+                               inputs.dtype))
+    return ops.concatenate(parts, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="deltasparse")
 class DepthwiseConv3D(keras.layers.Conv3D):
     """3-D depthwise convolution: `Conv3D(groups=filters)`, one filter per
@@ -144,8 +165,7 @@ class DepthwiseConv3D(keras.layers.Conv3D):
         before, after, steps = _time_window(time_steps, kernel_time,
                                             stride_time, self.padding)
         if not (isinstance(before, int) and before == 0 and after == 0):
-            inputs = ops.pad(inputs, [[0, 0], [before, after], [0, 0],
-                                      [0, 0], [0, 0]])
+            inputs = _pad_time(inputs, before, after)
         span = (steps - 1) * stride_time + 1
         outputs = None
         for tap in range(kernel_time):

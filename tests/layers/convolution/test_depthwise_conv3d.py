@@ -211,6 +211,18 @@ class DepthwiseConv3DTest(TestCase):
             want = numpy_depthwise_conv3d(x, kernel, (2, 2, 2), "same")
             self.assertAllClose(np.asarray(function(x)), want, atol=1e-5)
 
+    def test_compiled_inside_mobilenetv2_3d(self):
+        # Regression: with `ops.pad` for the time padding, TensorFlow's CPU
+        # graph rewrites (oneDNN) broke this graph ("AddN must have the same
+        # size and shape") while eager calls worked.
+        from deltasparse.models.mobilenetv2_3d import MobileNetV2_3DBackbone
+
+        model = MobileNetV2_3DBackbone(0.2, image_size=(32, 32))
+        clips = np.random.default_rng(3).normal(
+            size=(2, 8, 32, 32, 3)).astype("float32")
+        self.assertAllClose(model.predict_on_batch(clips), model(clips),
+                            atol=1e-4)
+
     def test_invalid_arguments(self):
         with self.assertRaisesRegex(ValueError, "`filters` and `groups`.*"
                                     "Received: filters=4, groups=2"):
