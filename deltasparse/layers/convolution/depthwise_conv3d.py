@@ -112,7 +112,7 @@ class DepthwiseConv3D(keras.layers.Conv3D):
     Example:
     >>> import numpy as np
     >>> layer = DepthwiseConv3D(3, strides=(1, 2, 2), padding="same")
-    >>> layer(np.ones((1, 4, 8, 8, 5), "float32")).shape
+    >>> tuple(layer(np.ones((1, 4, 8, 8, 5), "float32")).shape)
     (1, 4, 4, 4, 5)
     >>> tuple(layer.kernel.shape), layer.groups
     ((3, 3, 3, 1, 5), 5)
