@@ -21,7 +21,11 @@ classes) at 16x112x112:
   folded time, TensorFlow's native CPU kernels). A plain
   `Conv3D(groups=C)` has no TensorFlow CPU kernel: Keras' TensorFlow
   backend runs it through its own small XLA-compiled function even with
-  `jit_compile=False`, and that is what made these families slow;
+  `jit_compile=False`, and that is what made these families slow (about
+  1 clip/s; 10-25x faster with `DepthwiseConv3D` in the quick runs). With
+  `DepthwiseConv3D`, `jit_compile=True` now COSTS about 5x on CPU (XLA's
+  CPU depthwise convolutions are slower than TensorFlow's native kernels):
+  keep XLA off for these families on CPU;
 - `--compare-depthwise`: in ONE process, side by side, the same model (same
   weights) with `DepthwiseConv3D` and with the plain grouped `Conv3D`
   (the layer before this change): inference (batch 8) and training step
@@ -322,7 +326,10 @@ def table(args, rows):
     return "\n".join(lines) + "\n"
 
 
-TITLE = "# 3-D CNN speed and memory (benchmarks/bench_3d_cnns.py)\n\n"
+TITLE = ("# 3-D CNN speed and memory (benchmarks/bench_3d_cnns.py)\n\n"
+         "Measured on a shared machine (other jobs running): compare ratios, "
+         "not absolute figures. Rows of different runs may sit side by "
+         "side (a run of some `--models` keeps the others' rows).\n\n")
 COMPARISON_TITLE = "\n## DepthwiseConv3D against grouped Conv3D\n\n"
 
 
