@@ -14,12 +14,23 @@ classes) at 16x112x112:
 - peak memory: every (configuration, measurement) runs in its own child
   process, which reports its peak resident set (`VmHWM` of
   /proc/self/status);
-- XLA, for the grouped-convolution families (MobileNetV2-3D, CSN): the
+- XLA, for the depthwise-convolution families (MobileNetV2-3D, CSN): the
   inference again with the predict function compiled by XLA
-  (`jit_compile=True`). With `jit_compile=False` Keras' TensorFlow backend
-  still runs every grouped convolution through its own small XLA-compiled
-  function (TensorFlow has no grouped CPU kernel), the rest of the graph
-  without XLA.
+  (`jit_compile=True`). Their 3x3x3 depthwise convolutions are
+  `deltasparse.layers.DepthwiseConv3D` (2-D depthwise convolutions over
+  folded time, TensorFlow's native CPU kernels). A plain
+  `Conv3D(groups=C)` has no TensorFlow CPU kernel: Keras' TensorFlow
+  backend runs it through its own small XLA-compiled function even with
+  `jit_compile=False`, and that is what made these families slow (about
+  1 clip/s; 10-25x faster with `DepthwiseConv3D` in the quick runs). With
+  `DepthwiseConv3D`, `jit_compile=True` now COSTS about 5x on CPU (XLA's
+  CPU depthwise convolutions are slower than TensorFlow's native kernels):
+  keep XLA off for these families on CPU;
+- `--compare-depthwise`: in ONE process, side by side, the same model (same
+  weights) with `DepthwiseConv3D` and with the plain grouped `Conv3D`
+  (the layer before this change): inference (batch 8) and training step
+  times, medians, and the largest softmax difference. Appended to the
+  results file as its own table.
 
 Timings on a shared machine: compare ratios, not absolute figures. Writes a
 Markdown table to stdout and to `benchmarks/results/bench_3d_cnns.md`.
@@ -27,9 +38,14 @@ Markdown table to stdout and to `benchmarks/results/bench_3d_cnns.md`.
 Run: python benchmarks/bench_3d_cnns.py            # 16x112x112, 30+ min
      python benchmarks/bench_3d_cnns.py --quick    # 8x64x64, few iterations
      python benchmarks/bench_3d_cnns.py --models mobilenetv2_3d_1.0x csn_ir_50
+     python benchmarks/bench_3d_cnns.py --quick --compare-depthwise
+
+Measuring a subset of `--models` with the same clip settings as the
+results file keeps that file's rows of the other models.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -70,6 +86,9 @@ def parse_args(argv=None):
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument("--no-xla", action="store_true",
                         help="skip the jit_compile=True inference runs")
+    parser.add_argument("--compare-depthwise", action="store_true",
+                        help="time DepthwiseConv3D against the grouped "
+                        "Conv3D it replaces, side by side in one process")
     parser.add_argument("--output", default=RESULTS)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default=None, help=argparse.SUPPRESS)
@@ -99,6 +118,30 @@ def build_model(name, image_size, clip_length):
     backbone = cls(image_size=(image_size, image_size),
                    clip_length=clip_length, **arguments)
     return VideoClassifier(backbone, NUM_CLASSES)
+
+
+@contextlib.contextmanager
+def grouped_conv3d_depthwise():
+    """Builds the 3-D families with the plain `Conv3D(groups=C)` in place
+    of `DepthwiseConv3D` (same names, weights and results)."""
+    from deltasparse.models.mobilenetv2_3d import mobilenetv2_3d_backbone
+    from deltasparse.models.resnet3d import resnet3d_blocks
+
+    def grouped(kernel_size, filters, **kwargs):
+        import keras
+
+        return keras.layers.Conv3D(filters, kernel_size, groups=filters,
+                                   **kwargs)
+
+    modules = (mobilenetv2_3d_backbone, resnet3d_blocks)
+    saved = [module.DepthwiseConv3D for module in modules]
+    for module in modules:
+        module.DepthwiseConv3D = grouped
+    try:
+        yield
+    finally:
+        for module, layer in zip(modules, saved):
+            module.DepthwiseConv3D = layer
 
 
 def peak_rss_bytes():
@@ -154,6 +197,69 @@ def run_child(args):
         result["gmacs"] = count_macs(
             paper_model, (1,) + PAPER_CLIP + (3,)).total / 1e9
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def compare_depthwise(args):
+    """Markdown table: DepthwiseConv3D against grouped Conv3D, one process,
+    the two variants timed alternately (medians)."""
+    import keras
+    import numpy as np
+
+    from deltasparse.training.optimizers import SGDWithDampening
+
+    shape = (args.clip_length, args.image_size, args.image_size, 3)
+    rng = np.random.default_rng(0)
+    clips = rng.normal(size=(INFERENCE_BATCH,) + shape).astype("float32")
+    batch = args.train_batch
+    labels = np.eye(NUM_CLASSES, dtype="float32")[np.arange(batch)]
+    lines = [
+        f"DepthwiseConv3D (folded time) against grouped Conv3D (before), one "
+        f"process, clips {'x'.join(map(str, shape[:3]))}, inference batch "
+        f"{INFERENCE_BATCH}, training batch {batch}, medians of "
+        f"{args.iterations} calls; shared machine (compare ratios).",
+        "",
+        "| model | inference s/batch, grouped | inference s/batch, "
+        "DepthwiseConv3D | speed-up | training s/step, grouped | training "
+        "s/step, DepthwiseConv3D | speed-up | max softmax difference |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in [n for n in args.models if n in GROUPED]:
+        keras.utils.set_random_seed(0)
+        models = {"depthwise": build_model(name, args.image_size, None)}
+        with grouped_conv3d_depthwise():
+            models["grouped"] = build_model(name, args.image_size, None)
+        models["grouped"].set_weights(models["depthwise"].get_weights())
+        outputs = {key: model.predict_on_batch(clips)
+                   for key, model in models.items()}
+        difference = float(np.abs(outputs["depthwise"]
+                                  - outputs["grouped"]).max())
+        times = {}
+        for key, model in models.items():
+            model.compile(SGDWithDampening(0.01),
+                          "categorical_crossentropy", jit_compile=False)
+            model.train_on_batch(clips[:batch], labels)  # warm
+            times[key] = {"inference": [], "train": []}
+        for _ in range(args.iterations):  # alternate: same machine load
+            for key, model in models.items():
+                start = time.perf_counter()
+                model.predict_on_batch(clips)
+                times[key]["inference"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                model.train_on_batch(clips[:batch], labels)
+                times[key]["train"].append(time.perf_counter() - start)
+        medians = {key: {mode: statistics.median(values)
+                         for mode, values in modes.items()}
+                   for key, modes in times.items()}
+        grouped, depthwise = medians["grouped"], medians["depthwise"]
+        lines.append("| " + " | ".join([
+            name, f"{grouped['inference']:.3f}",
+            f"{depthwise['inference']:.3f}",
+            f"{grouped['inference'] / depthwise['inference']:.1f}x",
+            f"{grouped['train']:.3f}", f"{depthwise['train']:.3f}",
+            f"{grouped['train'] / depthwise['train']:.1f}x",
+            f"{difference:.1e}"]) + " |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines) + "\n"
 
 
 # === Parent: one child per measurement, then the table ===
@@ -220,10 +326,63 @@ def table(args, rows):
     return "\n".join(lines) + "\n"
 
 
+TITLE = ("# 3-D CNN speed and memory (benchmarks/bench_3d_cnns.py)\n\n"
+         "Measured on a shared machine (other jobs running): compare ratios, "
+         "not absolute figures. Rows of different runs may sit side by "
+         "side (a run of some `--models` keeps the others' rows).\n\n")
+COMPARISON_TITLE = "\n## DepthwiseConv3D against grouped Conv3D\n\n"
+
+
+def merge_rows(text, old_text):
+    """`text` plus the rows of `old_text` (same settings line) of the models
+    not measured in `text`, in `CONFIGURATIONS` order."""
+    new_lines, old_lines = text.splitlines(), old_text.splitlines()
+    if not old_lines or old_lines[0] != new_lines[0]:
+        return text
+
+    def rows(lines):
+        return {line.split(" | ")[0][2:]: line for line in lines
+                if line.startswith("| ") and line.split(" | ")[0][2:]
+                in CONFIGURATIONS}
+
+    merged = {**rows(old_lines), **rows(new_lines)}
+    header = [line for line in new_lines if line not in merged.values()]
+    return "\n".join(header + [merged[name] for name in CONFIGURATIONS
+                               if name in merged]) + "\n"
+
+
+def write_results(path, table_text=None, comparison_text=None):
+    """Writes (atomically) the results file, keeping the part not given."""
+    old = ""
+    if os.path.exists(path):
+        with open(path) as handle:
+            old = handle.read()
+    old_table, _, old_comparison = old.partition(COMPARISON_TITLE)
+    old_table = old_table[len(TITLE):] if old_table.startswith(TITLE) else ""
+    if table_text is None:
+        table_text = old_table
+    else:
+        table_text = merge_rows(table_text, old_table)
+    text = TITLE + table_text
+    comparison_text = comparison_text or old_comparison
+    if comparison_text:
+        text += COMPARISON_TITLE + comparison_text
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
         run_child(args)
+        return
+    if args.compare_depthwise:
+        text = compare_depthwise(args)
+        print(text)
+        write_results(args.output, comparison_text=text)
         return
     rows = {}
     for name in args.models:
@@ -235,12 +394,7 @@ def main(argv=None):
         rows[name] = (inference, training, xla)
     text = table(args, rows)
     print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = f"{args.output}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        handle.write("# 3-D CNN speed and memory (benchmarks/bench_3d_cnns.py)"
-                     "\n\n" + text)
-    os.replace(tmp, args.output)
+    write_results(args.output, table_text=text)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Keras layers of deltasparse (all registered under package "deltasparse")."""
 
+from deltasparse.layers.convolution.depthwise_conv3d import DepthwiseConv3D
 from deltasparse.layers.rnn.conv_minimal_rnn import ConvMinimalRNN2D
 from deltasparse.layers.rnn.conv_minimal_rnn import ConvMinimalRNN2DCell
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
@@ -15,6 +16,7 @@ __all__ = [
     "ConvMinimalRNN2D",
     "ConvMinimalRNN2DCell",
     "DeltaActivation",
+    "DepthwiseConv3D",
     "FoldTime",
     "GroupKSparse",
     "KSparse",

@@ -9,6 +9,7 @@ Neural Networks" (Kopuklu, Kose, Gunduz & Rigoll, ICCV Workshops 2019; code
 import keras
 from keras import layers
 
+from deltasparse.layers.convolution import DepthwiseConv3D
 from deltasparse.models.video_backbone import SpatiotemporalBackbone
 from deltasparse.models.video_backbone import check_bn_momentum
 from deltasparse.models.video_backbone import check_non_negative
@@ -96,8 +97,14 @@ class _LayerFactory:
         # PyTorch init of the original: N(0, sqrt(2 / (k^3 * out_channels))).
         initializer = keras.initializers.VarianceScaling(
             2.0, mode="fan_out", distribution="untruncated_normal")
+        if groups > 1:  # depthwise: the fast folded-time computation
+            return DepthwiseConv3D(kernel_size, strides=strides,
+                                   padding=padding, filters=filters,
+                                   use_bias=False,
+                                   kernel_initializer=initializer, name=name,
+                                   dtype=self.dtype)(x)
         return layers.Conv3D(filters, kernel_size, strides=strides,
-                             padding=padding, groups=groups, use_bias=False,
+                             padding=padding, use_bias=False,
                              kernel_initializer=initializer, name=name,
                              dtype=self.dtype)(x)
 
@@ -137,7 +144,8 @@ class MobileNetV2_3DBackbone(SpatiotemporalBackbone):
     17 inverted residual blocks (settings `INVERTED_RESIDUAL_SETTINGS`: the
     (t, c, n, s) table of the original, temporal stride 2 together with the
     spatial one in four stages), each a 1x1x1 expansion (skipped for t=1),
-    a 3x3x3 depthwise convolution (`Conv3D(groups=channels)`) and a linear
+    a 3x3x3 depthwise convolution (`Conv3D(groups=channels)`, computed by
+    `deltasparse.layers.DepthwiseConv3D`) and a linear
     1x1x1 projection, with a residual connection when the stride is 1 and
     the channels match, then a 1x1x1 convolution to 1280 channels (`1280 *
     width` when `width_multiplier > 1`), BatchNorm and ReLU6. The output

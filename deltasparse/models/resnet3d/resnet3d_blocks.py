@@ -18,6 +18,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from deltasparse.layers.convolution import DepthwiseConv3D
+
 # PyTorch BatchNorm3d defaults: eps 1e-5, momentum 0.1 (= Keras 0.9).
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
@@ -105,9 +107,17 @@ def conv3d(x, filters, kernel_size, strides, name, dtype, groups=1):
             tuple((k // 2, k // 2) for k in kernel_size),
             name=f"{name}_pad", dtype=dtype)(x)
         padding = "valid"
+    if groups > 1:  # depthwise (CSN): the fast folded-time computation
+        if groups != filters:
+            raise ValueError(
+                "Only depthwise grouped convolutions (`groups` = `filters`) "
+                f"are used here. Received: groups={groups}, filters={filters}")
+        return DepthwiseConv3D(
+            kernel_size, strides=strides, padding=padding, filters=filters,
+            use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
     return layers.Conv3D(
         filters, kernel_size, strides=strides, padding=padding,
-        groups=groups, use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
+        use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
 
 
 def apply_stem(x, kernel_size, strides, pool_size, pool_strides,
@@ -186,9 +196,10 @@ def apply_bottleneck_block(x, filters, strides, shortcut, bn_momentum, name,
     `4 * filters`, each followed by BN (and ReLU but the last), add, ReLU.
 
     `separation` replaces the 3x3x3 convolution `{name}_2_conv`: `"ir"` by a
-    depthwise 3x3x3 (`Conv3D(groups=filters)`), `"ip"` by a 1x1x1
-    convolution `{name}_2_pointwise_conv` and BN `{name}_2_pointwise_bn`
-    (no ReLU, as VMZ's `IPConv3DDepthwise`) followed by the depthwise 3x3x3.
+    depthwise 3x3x3 (`DepthwiseConv3D`, a `Conv3D(groups=filters)`), `"ip"`
+    by a 1x1x1 convolution `{name}_2_pointwise_conv` and BN
+    `{name}_2_pointwise_bn` (no ReLU, as VMZ's `IPConv3DDepthwise`)
+    followed by the depthwise 3x3x3.
     BN and ReLU follow the depthwise convolution in both.
     """
     residual = apply_shortcut(x, filters * BOTTLENECK_EXPANSION, strides,
