@@ -54,6 +54,7 @@ from deltasparse.experiment.video_experiments import check_positive
 from deltasparse.experiment.video_experiments import checkpoint_directory
 from deltasparse.experiment.video_experiments import class_names
 from deltasparse.experiment.video_experiments import load_weights_by_name
+from deltasparse.experiment.video_experiments import record_fit
 from deltasparse.experiment.video_experiments import report_dict
 from deltasparse.experiment.video_experiments import resolve_data_root
 from deltasparse.training import clip3d_protocol as protocol
@@ -437,20 +438,9 @@ def train(config, run, log, experiment):
             f"{err} Set another `run_name` to train a second copy. "
             f"Received: run_name={config.get('run_name')!r}") from None
     _timed(run, "train", start)
-    if fit.resumed_from_epoch:
-        run.info["resume"] = {"epoch": fit.resumed_from_epoch,
-                              "checkpoint_dir": ckpt_dir}
-    for name, path in (("last.weights.h5", fit.last_weights_path),
-                       ("best.weights.h5", fit.best_weights_path)):
-        if path and os.path.isfile(path):
-            run.add_artifact(path, name=name)
-    out = {f"last_epoch.{k}": float(v[-1]) for k, v in fit.history.items()
-           if k in ("loss", "accuracy", "val_loss", "val_accuracy",
-                    "val_top5") and v}
-    out.update(epochs=int(config["epochs"]),
-               resumed_from_epoch=int(fit.resumed_from_epoch or 0))
-    if config["eval_weights"] == "best" and fit.best_weights_path:
-        model.load_weights(fit.best_weights_path)
+    out = record_fit(config, run, model, fit, ckpt_dir,
+                     figures=("loss", "accuracy", "val_loss", "val_accuracy",
+                              "val_top5"))
     _save_model(config, run, model, data)
     if not config["final_evaluation"]:
         return out

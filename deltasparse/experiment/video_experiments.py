@@ -952,6 +952,24 @@ def train(config, run, log, experiment, architecture, sparsity):
             f"{err} Set another `run_name` to train a second copy. "
             f"Received: run_name={config.get('run_name')!r}") from None
     _timed(run, "train", start)
+    out = record_fit(config, run, model, fit, ckpt_dir)
+    save_run_model(config, run, model, clips, architecture, sparsity)
+    if not config["final_evaluation"]:
+        return out
+    result = evaluate_model(config, run, model, clips,
+                            step=int(config["epochs"]))
+    return {**result, **out}
+
+
+def record_fit(config, run, model, fit, ckpt_dir,
+               figures=("loss", "accuracy", "val_loss", "val_accuracy")):
+    """What every video training run records after its fit: the resume
+    point, the last/best weights as artifacts and the last epoch's
+    `figures`; loads the best weights when `eval_weights='best'`.
+
+    Returns:
+        dict of `last_epoch.<figure>`, `epochs` and `resumed_from_epoch`.
+    """
     if fit.resumed_from_epoch:
         run.info["resume"] = {"epoch": fit.resumed_from_epoch,
                               "checkpoint_dir": ckpt_dir}
@@ -961,17 +979,12 @@ def train(config, run, log, experiment, architecture, sparsity):
         if path and os.path.isfile(path):
             run.add_artifact(path, name=name)
     out = {f"last_epoch.{k}": float(v[-1]) for k, v in fit.history.items()
-           if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v}
+           if k in figures and v}
     out.update(epochs=int(config["epochs"]),
                resumed_from_epoch=int(fit.resumed_from_epoch or 0))
     if config["eval_weights"] == "best" and fit.best_weights_path:
         model.load_weights(fit.best_weights_path)
-    save_run_model(config, run, model, clips, architecture, sparsity)
-    if not config["final_evaluation"]:
-        return out
-    result = evaluate_model(config, run, model, clips,
-                            step=int(config["epochs"]))
-    return {**result, **out}
+    return out
 
 
 def latest_weights(experiment, config, sparsity):
@@ -1024,6 +1037,7 @@ __all__ = [
     "evaluate_weights",
     "latest_weights",
     "missing_data_message",
+    "record_fit",
     "resolve_data_root",
     "train",
 ]
