@@ -33,7 +33,6 @@ updating the running statistics of the layers it did not optimise).
 import json
 import logging
 import os
-import warnings
 
 import keras
 import numpy as np
@@ -158,7 +157,7 @@ def inflate_pretrained(model, source, time_kernel="mean"):
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the inflation module is missing or nothing matched.
+        ValueError: nothing matched.
     """
     source = os.fspath(os.path.expanduser(str(source)))
     if not os.path.isfile(source):
@@ -166,13 +165,7 @@ def inflate_pretrained(model, source, time_kernel="mean"):
             "`inflate_from` must be a keras.applications ResNet50 or "
             "MobileNetV2 weights file (`.h5`; nothing is downloaded). "
             f"Received: inflate_from={source!r}")
-    try:
-        from deltasparse.models.weight_inflation import inflate_2d_weights
-    except ImportError:
-        raise ValueError(
-            "`inflate_from` needs `deltasparse.models.weight_inflation` "
-            "(not installed in this checkout). "
-            f"Received: inflate_from={source!r}") from None
+    from deltasparse.models.weight_inflation import inflate_2d_weights
     return inflate_2d_weights(model, source, time_kernel=time_kernel)
 
 
@@ -187,9 +180,7 @@ def make_clip3d_optimizer(lr=0.1, momentum=0.9, dampening=0.9,
 
     `"sgd"`: `deltasparse.training.optimizers.SGDWithDampening` (PyTorch
     `torch.optim.SGD` semantics: coupled L2 on every trainable variable,
-    `buf = momentum * buf + (1 - dampening) * g`); when that class is not
-    available, Keras SGD with momentum and (decoupled) `weight_decay`, with
-    a warning. `"adam"`: Keras Adam with `learning_rate=lr` (the demos:
+    `buf = momentum * buf + (1 - dampening) * g`). `"adam"`: Keras Adam with `learning_rate=lr` (the demos:
     from scratch in minutes), `weight_decay` unused.
 
     Returns:
@@ -215,14 +206,8 @@ def make_clip3d_optimizer(lr=0.1, momentum=0.9, dampening=0.9,
                              f"Received: {name}={value!r}")
     if optimizer == "adam":
         return keras.optimizers.Adam(float(lr))
-    try:
-        from deltasparse.training.optimizers import SGDWithDampening
-    except ImportError:
-        warnings.warn("SGDWithDampening is not available: using Keras SGD "
-                      "(no dampening, decoupled weight decay).")
-        return keras.optimizers.SGD(
-            float(lr), momentum=float(momentum), nesterov=bool(nesterov),
-            weight_decay=float(weight_decay) or None)
+    from deltasparse.training.optimizers import SGDWithDampening
+
     return SGDWithDampening(float(lr), momentum=float(momentum),
                             dampening=float(dampening),
                             weight_decay=float(weight_decay),
@@ -234,18 +219,10 @@ def plateau_callback(patience=10, factor=0.1, state_path=None):
 
     `deltasparse.training.plateau.ReduceLearningRateOnPlateau`, its state
     written to `state_path` after every epoch (put it in the trainer's
-    folder: a resumed run continues it exactly); without that module Keras'
-    `ReduceLROnPlateau` (absolute `min_delta`, state not resumed), with a
-    warning.
+    folder: a resumed run continues it exactly).
     """
-    try:
-        from deltasparse.training.plateau import ReduceLearningRateOnPlateau
-    except ImportError:
-        warnings.warn("ReduceLearningRateOnPlateau is not available: using "
-                      "keras.callbacks.ReduceLROnPlateau (not resumable).")
-        return keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=factor, patience=patience,
-            min_delta=1e-4, mode="min")
+    from deltasparse.training.plateau import ReduceLearningRateOnPlateau
+
     return ReduceLearningRateOnPlateau(patience=patience, factor=factor,
                                        state_path=state_path)
 
