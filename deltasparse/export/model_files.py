@@ -34,8 +34,8 @@ class ModelBundle:
             entries for a model that accepts any frame size and has no info
             file).
         clip_length: int or None, frames per clip it was evaluated with.
-        preprocessing: `"caffe"`, `"tf"` or None (see
-            `deltasparse.data.video.preprocess`).
+        preprocessing: `"caffe"`, `"tf"`, None or `{"clip_normalization":
+            config}` (see `deltasparse.data.video.preprocess`).
         path: str, the `.keras` file.
         info: dict, the whole `model_info.json` (empty without one).
     """
@@ -44,7 +44,7 @@ class ModelBundle:
     class_names: list
     image_size: tuple
     clip_length: int
-    preprocessing: str
+    preprocessing: object
     path: str
     info: dict
 
@@ -59,7 +59,9 @@ def save_model_bundle(model, folder, class_names, image_size, clip_length,
         class_names: list of str, one per output.
         image_size: `(height, width)`.
         clip_length: int, frames per clip of the model's evaluation.
-        preprocessing: `"caffe"`, `"tf"` or None.
+        preprocessing: `"caffe"`, `"tf"`, None, or a
+            `deltasparse.data.video.ClipNormalization` (stored as
+            `{"clip_normalization": config}`; the 3-D CNN runs).
         **extra: more JSON-able entries for the info file (e.g.
             `architecture`, `sparsity`).
 
@@ -76,9 +78,16 @@ def save_model_bundle(model, folder, class_names, image_size, clip_length,
         raise ValueError(
             f"`class_names` must name the model's {outputs} outputs. "
             f"Received: {len(class_names)} class names")
-    if preprocessing not in PREPROCESSINGS:
+    if hasattr(preprocessing, "to_json"):  # a ClipNormalization
+        preprocessing = preprocessing.to_json()
+    if isinstance(preprocessing, dict):
+        from deltasparse.data.video.augment import check_preprocessing
+
+        check_preprocessing(preprocessing)
+    elif preprocessing not in PREPROCESSINGS:
         raise ValueError(
-            f"`preprocessing` must be one of {list(PREPROCESSINGS)}. "
+            f"`preprocessing` must be one of {list(PREPROCESSINGS)}, a "
+            "`ClipNormalization` or its `to_json()` form. "
             f"Received: preprocessing={preprocessing!r}")
     os.makedirs(folder, exist_ok=True)
     model_path = os.path.join(folder, MODEL_FILE)

@@ -145,6 +145,14 @@ def check_clip_shape(model_name, frame_shape, shape):
         raise clip_shape_error(model_name, frame_shape, shape)
 
 
+
+def kaiming_fan_out():
+    """Hara's (and Efficient-3DCNNs') convolution init, PyTorch's
+    `kaiming_normal_(mode="fan_out")`: N(0, 2 / (kernel volume x filters))."""
+    return keras.initializers.VarianceScaling(
+        2.0, mode="fan_out", distribution="untruncated_normal")
+
+
 class ClipInputCheck:
     """Mixin for Functional video models: one clear error for a bad clip.
 
@@ -295,6 +303,21 @@ class SpatiotemporalBackbone(VideoBackbone):
     """
 
     spatiotemporal = True
+
+    @staticmethod
+    def classifier_initializers(fan_in):
+        """Kernel and bias initializers of the `classifier` layer of a
+        `VideoClassifier` on this backbone.
+
+        The default is PyTorch's `nn.Linear` init, which Hara et al.'s
+        ResNets keep: both uniform on +-1/sqrt(fan_in) (Keras' Glorot
+        default has about 6x its variance, which makes the first logits of
+        a deep 3-D ResNet large and slows training from scratch).
+        """
+        bound = 1.0 / math.sqrt(fan_in)
+        return (keras.initializers.VarianceScaling(
+                    1.0 / 3.0, mode="fan_in", distribution="uniform"),
+                keras.initializers.RandomUniform(-bound, bound))
 
     @staticmethod
     def start_clip_graph(image_size, channels, clip_length=None):

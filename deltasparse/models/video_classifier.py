@@ -54,10 +54,12 @@ def list_presets():
     return {k: v["metadata"]["description"] for k, v in PRESETS.items()}
 
 
-def _spatiotemporal_head(x, num_classes, pooling, dropout, head_units,
-                         activation, dtype):
+def _spatiotemporal_head(backbone, num_classes, pooling, dropout,
+                         head_units, activation, dtype):
     """Head of a 3-D backbone: global pool over (t, h, w), optional hidden
-    layer, dropout, one `classifier` layer (Hara et al.'s `fc`)."""
+    layer, dropout, one `classifier` layer (Hara et al.'s `fc`, initialized
+    by `backbone.classifier_initializers`)."""
+    x = backbone.output
     pool = (layers.GlobalAveragePooling3D if pooling == "avg"
             else layers.GlobalMaxPooling3D)
     x = pool(name="global_pool", dtype=dtype)(x)
@@ -65,7 +67,9 @@ def _spatiotemporal_head(x, num_classes, pooling, dropout, head_units,
         x = layers.Dense(head_units, activation="relu",
                          name=f"fc{head_units}", dtype=dtype)(x)
     x = layers.Dropout(dropout, name="dropout", dtype=dtype)(x)
+    kernel, bias = backbone.classifier_initializers(int(x.shape[-1]))
     return layers.Dense(num_classes, activation=activation,
+                        kernel_initializer=kernel, bias_initializer=bias,
                         name="classifier", dtype=dtype)(x)
 
 
@@ -218,7 +222,7 @@ class VideoClassifier(ClipInputCheck, keras.Model):
         clips = backbone.input
         if backbone.spatiotemporal:
             outputs = _spatiotemporal_head(
-                backbone.output, num_classes, pooling, dropout, head_units,
+                backbone, num_classes, pooling, dropout, head_units,
                 activation, dtype)
             name = name if name is not None else type(
                 backbone).__name__.replace("Backbone", "").lower()

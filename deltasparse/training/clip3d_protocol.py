@@ -116,6 +116,44 @@ def set_ft_portion(model, ft_portion="complete"):
     return len(model.trainable_weights)
 
 
+def zero_init_residual_branches(model):
+    """Zeroes the scale (`gamma`) of the last BatchNorm of every residual
+    branch, so that each residual block starts as the identity.
+
+    Goyal et al. 2017 ("Accurate, Large Minibatch SGD", §5.1; torchvision's
+    `zero_init_residual`). Not in the seed (Hara's BN scales start at 1):
+    the `demo` configurations use it to train deep 3-D networks from
+    scratch in minutes. A branch's last BatchNorm is a `BatchNormalization`
+    input of an `Add` layer whose name does not end with `_0_bn` (the
+    projection shortcut B keeps its scale).
+
+    Args:
+        model: a built Keras model (nested models are searched too).
+
+    Returns:
+        list of str, the names of the BatchNorm layers zeroed.
+    """
+    zeroed = []
+    for layer in _all_layers(model):
+        if not isinstance(layer, keras.layers.Add):
+            continue
+        for tensor in keras.tree.flatten(layer.input):
+            source = tensor._keras_history.operation
+            if (isinstance(source, keras.layers.BatchNormalization)
+                    and source.scale and not source.name.endswith("_0_bn")):
+                source.gamma.assign(keras.ops.zeros_like(source.gamma))
+                zeroed.append(source.name)
+    return zeroed
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
 def load_pretrained(model, path):
     """Loads every layer but the classifier from a same-architecture file.
 
@@ -455,4 +493,5 @@ __all__ = [
     "set_ft_portion",
     "top_predictions",
     "write_top_predictions",
+    "zero_init_residual_branches",
 ]

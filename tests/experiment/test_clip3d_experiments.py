@@ -9,8 +9,11 @@ in the `demo` configurations), in a temporary `$DELTASPARSE_RESULTS`.
 import json
 import os
 
+import h5py
+import numpy as np
 import pytest
 
+from deltasparse.data.video import clip_crops as data_clips
 from deltasparse.experiment import clip3d_experiments as glue
 from deltasparse.experiment import observers
 from deltasparse.experiment.errors import ConfigurationError
@@ -59,7 +62,7 @@ BASE = dict(image_size=32, clip_length=4, num_scales=5, batch_size=2,
             inflate_time_kernel="mean", lr=0.1, scale_step=0.84,
             initial_scale=1.0, lr_factor=0.1, lr_patience=10,
             bn_momentum=None, nesterov=False, dampening=0.9,
-            pretrain_path=None, inflate_from=None)
+            pretrain_path=None, inflate_from=None, zero_init_residual=False)
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -69,6 +72,7 @@ BASE = dict(image_size=32, clip_length=4, num_scales=5, batch_size=2,
     ("scale_step", 1.5, "scale_step"), ("nesterov", True, "dampening=0"),
     ("val_clips", 0, "val_clips"), ("eval_steps", -1, "eval_steps"),
     ("bn_momentum", 1.5, "bn_momentum"),
+    ("zero_init_residual", "yes", "zero_init_residual"),
     ("inflate_from", "x.h5", "not both")])
 def test_bad_config_values_name_their_key(key, value, message):
     config = dict(BASE, **{key: value})
@@ -99,7 +103,8 @@ def tiny_root(tmp_path_factory):
                                 **TINY_DATA)
 
 
-def test_tiny_end_to_end_run_and_evaluate(tiny_root, tmp_path, monkeypatch):
+def tiny_script(tiny_root, tmp_path, monkeypatch):
+    """The ResNet-18 script on the `tiny3d` preset and the tiny data."""
     entry = {"metadata": {"description": "test", "path": "tiny3d"},
              "backbone": {}}
     from deltasparse.models import video_classifier
@@ -113,6 +118,19 @@ def test_tiny_end_to_end_run_and_evaluate(tiny_root, tmp_path, monkeypatch):
                **TINY_DATA}, "steps_per_epoch": 2, "epochs": 1,
                "batch_size": 2, "image_size": 32, "clip_length": 4,
                "verbose": 0, "seed": 1, "run_eagerly": True}
+    return script, updates
+
+
+def read_weights(path):
+    arrays = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(
+            name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def test_tiny_end_to_end_run_and_evaluate(tiny_root, tmp_path, monkeypatch):
+    script, updates = tiny_script(tiny_root, tmp_path, monkeypatch)
     run = script.ex.run(named_configs=["demo"], config_updates=updates)
     assert run.status == "COMPLETED"
     result = run.result
@@ -130,10 +148,44 @@ def test_tiny_end_to_end_run_and_evaluate(tiny_root, tmp_path, monkeypatch):
         assert os.path.isfile(os.path.join(folder, name)), name
     with open(os.path.join(folder, "model_info.json")) as handle:
         info = json.load(handle)
-    assert info["clip_length"] == 4 and info["normalization"][
-        "mean_dataset"] == "activitynet"
+    assert info["clip_length"] == 4 and info["preprocessing"][
+        "clip_normalization"]["mean_dataset"] == "activitynet"
+    # deltasparse-export and deltasparse-demo read the run folder as a bundle.
+    from deltasparse.data.video import preprocess
+    from deltasparse.export import load_model_bundle
+
+    bundle = load_model_bundle(folder)
+    assert bundle.clip_length == 4 and bundle.image_size == (32, 32)
+    assert bundle.class_names == info["class_names"]
+    pixels = np.full((1, 3), 255.0, "float32")
+    np.testing.assert_allclose(  # std_norm with norm_value 255 (the demo)
+        np.asarray(preprocess(pixels, bundle.preprocessing)),
+        np.asarray(data_clips.ClipNormalization(
+            std_norm=True, norm_value=255)(pixels)))
     again = script.ex.run("evaluate", named_configs=["demo"],
                           config_updates=dict(updates, weights=folder))
     assert again.status == "COMPLETED"
     assert again.result["video_accuracy"] == pytest.approx(
         result["video_accuracy"])
+
+
+def test_resume_continues_exactly_where_the_interrupted_run_stopped(
+        tiny_root, tmp_path, monkeypatch):
+    script, updates = tiny_script(tiny_root, tmp_path, monkeypatch)
+    updates.update(final_evaluation=False, epochs=2)
+    straight = script.ex.run(named_configs=["demo"], config_updates=dict(
+        updates, run_name="straight"))
+    script.ex.run(named_configs=["demo"], config_updates=dict(
+        updates, run_name="split", epochs=1))
+    resumed = script.ex.run(named_configs=["demo"], config_updates=dict(
+        updates, run_name="split", resume=True))
+    assert resumed.status == "COMPLETED" and resumed.result["epochs"] == 2
+    assert resumed.result["resumed_from_epoch"] == 1  # trained epoch 2 only
+    want = read_weights(os.path.join(observers.run_directory(straight),
+                                     "last.weights.h5"))
+    got = read_weights(os.path.join(observers.run_directory(resumed),
+                                    "last.weights.h5"))
+    assert sorted(got) == sorted(want) and len(want) > 2
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)

@@ -56,3 +56,25 @@ def test_round_trip(tmp_path):
 def test_per_frame_head_options_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
         VideoClassifier(TinyConv3DBackbone(), 3, **arguments)
+
+
+def test_initial_weights_follow_the_pytorch_originals():
+    from deltasparse.models.mobilenetv2_3d import MobileNetV2_3DBackbone
+    from deltasparse.models.resnet3d import ResNet3DBackbone
+
+    keras.utils.set_random_seed(0)
+    resnet = VideoClassifier(ResNet3DBackbone(
+        depth=18, shortcut="A", image_size=(32, 32), clip_length=4), 8)
+    # Hara: kaiming_normal_(mode="fan_out"): std sqrt(2 / (7*7*7 * 64)).
+    conv1 = resnet.backbone.get_layer("conv1_conv").kernel.numpy()
+    assert np.std(conv1) == pytest.approx(np.sqrt(2 / (343 * 64)), rel=0.02)
+    # PyTorch nn.Linear: kernel and bias uniform on +-1/sqrt(512).
+    kernel, bias = resnet.get_layer("classifier").get_weights()
+    bound = 1 / np.sqrt(512)
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0.5 * bound
+    mobilenet = VideoClassifier(MobileNetV2_3DBackbone(
+        width_multiplier=0.2, image_size=(32, 32), clip_length=4), 8)
+    kernel, bias = mobilenet.get_layer("classifier").get_weights()
+    assert np.std(kernel) == pytest.approx(0.01, rel=0.1)
+    assert not bias.any()

@@ -184,3 +184,22 @@ def test_inflate_from_a_2d_mobilenetv2_weights_file(tmp_path):
         rtol=1e-5, atol=1e-6)  # "mean": the 2-D kernel spread over time
     with pytest.raises(FileNotFoundError, match="inflate_from"):
         protocol.inflate_pretrained(model, str(tmp_path / "none.h5"))
+
+
+def test_zero_init_residual_makes_every_block_start_as_its_shortcut():
+    from deltasparse.models.resnet3d import ResNet3DBackbone
+
+    model = VideoClassifier(ResNet3DBackbone(
+        depth=10, shortcut="B", image_size=(32, 32), clip_length=4), 3)
+    zeroed = protocol.zero_init_residual_branches(model)
+    assert zeroed == [f"conv{s}_block1_2_bn" for s in (2, 3, 4, 5)]
+    backbone = model.backbone
+    assert np.all(backbone.get_layer("conv3_block1_0_bn").gamma.numpy() == 1)
+    # conv3_block1 (stride 2, projection B): out = relu(shortcut + 0).
+    probe = keras.Model(backbone.input, [
+        backbone.get_layer("conv3_block1_0_bn").output,
+        backbone.get_layer("conv3_block1_out").output])
+    clips = np.random.default_rng(0).normal(size=(2, 4, 32, 32, 3))
+    shortcut, out = probe(clips.astype("float32"), training=False)
+    np.testing.assert_allclose(out, np.maximum(shortcut, 0.0), atol=1e-6)
+    assert np.abs(np.asarray(shortcut)).max() > 0.01

@@ -260,13 +260,24 @@ def preprocess(x, mode):
 
 
 def check_preprocessing(mode):
+    """The preprocessing `mode` as `preprocess` applies it.
+
+    Besides the names and callables `preprocess` takes, the JSON form
+    `{"clip_normalization": {...}}` (a `ClipNormalization` config, as the
+    3-D CNN runs write it into `model_info.json`) becomes that callable.
+    """
     if callable(mode):
         return mode
+    if isinstance(mode, dict) and set(mode) == {"clip_normalization"}:
+        from deltasparse.data.video.clip_crops import ClipNormalization
+
+        return ClipNormalization(**mode["clip_normalization"])
     key = mode.lower() if isinstance(mode, str) else mode
     if key not in _PREPROCESSING_ALIASES:
         raise ValueError(
             "`preprocessing` must be 'caffe' (ResNet50), 'tf' (MobileNet), "
-            f"None or a callable. Received: preprocessing={mode!r}")
+            "None, {'clip_normalization': <ClipNormalization config>} or a "
+            f"callable. Received: preprocessing={mode!r}")
     return _PREPROCESSING_ALIASES[key]
 
 

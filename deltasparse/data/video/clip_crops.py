@@ -380,6 +380,11 @@ class ClipNormalization:
                 "mean_norm": self.mean_norm, "std_norm": self.std_norm,
                 "norm_value": self.norm_value}
 
+    def to_json(self):
+        """The `preprocessing` form of `model_info.json`:
+        `{"clip_normalization": config}` (read by `check_preprocessing`)."""
+        return {"clip_normalization": self.get_config()}
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"ClipNormalization({args})"

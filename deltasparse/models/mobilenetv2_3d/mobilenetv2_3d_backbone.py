@@ -13,6 +13,7 @@ from deltasparse.layers.convolution import DepthwiseConv3D
 from deltasparse.models.video_backbone import SpatiotemporalBackbone
 from deltasparse.models.video_backbone import check_bn_momentum
 from deltasparse.models.video_backbone import check_non_negative
+from deltasparse.models.video_backbone import kaiming_fan_out
 
 # Inverted residual settings (expansion t, channels c at width 1, repeats n,
 # stride (t, h, w) of the first repeat), the Efficient-3DCNNs table.
@@ -95,8 +96,7 @@ class _LayerFactory:
                                      dtype=self.dtype)(x)
             padding = "valid"
         # PyTorch init of the original: N(0, sqrt(2 / (k^3 * out_channels))).
-        initializer = keras.initializers.VarianceScaling(
-            2.0, mode="fan_out", distribution="untruncated_normal")
+        initializer = kaiming_fan_out()
         if groups > 1:  # depthwise: the fast folded-time computation
             return DepthwiseConv3D(kernel_size, strides=strides,
                                    padding=padding, filters=filters,
@@ -204,6 +204,12 @@ class MobileNetV2_3DBackbone(SpatiotemporalBackbone):
     """
 
     default_head = {"dropout": 0.2}
+
+    @staticmethod
+    def classifier_initializers(fan_in):
+        """Efficient-3DCNNs' init of the classifier: N(0, 0.01), bias 0."""
+        return (keras.initializers.RandomNormal(0.0, 0.01),
+                keras.initializers.Zeros())
 
     def __init__(self, width_multiplier=1.0, image_size=(112, 112),
                  channels=3, clip_length=None, bn_momentum=None, dtype=None,

@@ -19,6 +19,7 @@ from keras import layers
 from keras import ops
 
 from deltasparse.layers.convolution import DepthwiseConv3D
+from deltasparse.models.video_backbone import kaiming_fan_out
 
 # PyTorch BatchNorm3d defaults: eps 1e-5, momentum 0.1 (= Keras 0.9).
 BN_EPSILON = 1e-5
@@ -114,10 +115,12 @@ def conv3d(x, filters, kernel_size, strides, name, dtype, groups=1):
                 f"are used here. Received: groups={groups}, filters={filters}")
         return DepthwiseConv3D(
             kernel_size, strides=strides, padding=padding, filters=filters,
-            use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
+            use_bias=False, kernel_initializer=kaiming_fan_out(),
+            name=f"{name}_conv", dtype=dtype)(x)
     return layers.Conv3D(
         filters, kernel_size, strides=strides, padding=padding,
-        use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
+        use_bias=False, kernel_initializer=kaiming_fan_out(),
+        name=f"{name}_conv", dtype=dtype)(x)
 
 
 def apply_stem(x, kernel_size, strides, pool_size, pool_strides,
@@ -135,7 +138,8 @@ def apply_stem(x, kernel_size, strides, pool_size, pool_strides,
     x = layers.ZeroPadding3D(tuple((k // 2, k // 2) for k in kernel_size),
                              name="conv1_pad", dtype=dtype)(x)
     x = layers.Conv3D(filters, kernel_size, strides=strides,
-                      padding="valid", use_bias=False, name="conv1_conv",
+                      padding="valid", use_bias=False,
+                      kernel_initializer=kaiming_fan_out(), name="conv1_conv",
                       dtype=dtype)(x)
     x = batch_norm(x, bn_momentum, "conv1_bn", dtype)
     x = layers.ReLU(name="conv1_relu", dtype=dtype)(x)
@@ -167,6 +171,7 @@ def apply_shortcut(x, filters, strides, shortcut, bn_momentum, name, dtype):
         return ChannelZeroPadding(filters - x.shape[-1], name=f"{name}_0_pad",
                                   dtype=dtype)(x)
     x = layers.Conv3D(filters, 1, strides=strides, use_bias=False,
+                      kernel_initializer=kaiming_fan_out(),
                       name=f"{name}_0_conv", dtype=dtype)(x)
     return batch_norm(x, bn_momentum, f"{name}_0_bn", dtype)
 
