@@ -269,6 +269,39 @@ def test_strip_flattens_a_video_classifier():
         assert float(np.mean(values == 0)) == fraction, path
 
 
+def test_with_the_project_trainer(tmp_path):
+    from deltasparse.training.trainer import Trainer
+
+    keras.utils.set_random_seed(0)
+    model = train_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    pruning = MagnitudePruning(model, seed_element_pruning())
+    logged = []
+    trainer = Trainer(tmp_path / "run", monitor="loss", mode="min",
+                      verbose=0,
+                      log_scalar=lambda *args: logged.append(args))
+    trainer.fit(model, train_data(), 2, callbacks=[PruningCallback(pruning)])
+    sparsity = [(value, epoch) for name, value, epoch in logged
+                if name == "sparsity"]
+    assert [epoch for _, epoch in sparsity] == [1, 2]
+    assert sparsity[-1][0] == pytest.approx(pruning.overall_sparsity())
+    kernel = model.get_layer("classifier").kernel.numpy()
+    assert int((kernel == 0).sum()) == expected_zeros(0.8, kernel.size)
+
+
+def test_package_exports():
+    import deltasparse.compression as compression
+
+    assert compression.MagnitudePruning is MagnitudePruning
+    assert compression.PolynomialSparsity is PolynomialSparsity
+    assert "sensitivity_analysis" in compression.__all__
+    for name in compression.__all__:
+        assert getattr(compression, name) is not None, name
+    with pytest.raises(AttributeError):
+        compression.no_such_name
+
+
 # --------------------------------------------------------------------------
 # Presets and the per-layer CSV
 # --------------------------------------------------------------------------
