@@ -429,7 +429,8 @@ class PruningCallback(keras.callbacks.Callback):
     weights into the logs (and so into the `History`). On JAX it first
     syncs the trainer's state into the variables (`jax_state_sync`), as
     the JAX trainer otherwise keeps the weights outside them between
-    steps.
+    steps. With `steps_per_execution > 1` Keras calls batch hooks once per
+    execution, so masks are applied once per execution, not per step.
 
     Args:
         pruning: a `MagnitudePruning` of (part of) the model being fit.
@@ -554,7 +555,8 @@ def read_sparsity_csv(path, epoch=0):
     Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "sparsity.csv")
-    >>> _ = open(path, "w").write("Name,Type,Sparsity\\nconv1_conv,Conv3d,0.4\\n")
+    >>> _ = open(path, "w").write(
+    ...     "Name,Type,Sparsity\\nconv1_conv,Conv3d,0.4\\n")
     >>> read_sparsity_csv(path)
     {'conv1_conv': OneShotSparsity(sparsity=0.4, epoch=0)}
     """

@@ -12,6 +12,7 @@ and work eagerly, inside a `tf.function` and under `jax.jit`.
 import math
 import numbers
 
+from keras import backend
 from keras import ops
 
 
@@ -46,7 +47,7 @@ def num_pruned(sparsity, size):
     if isinstance(sparsity, numbers.Real):
         return int(math.floor(float(sparsity) * size + 0.5))
     sparsity = ops.convert_to_tensor(sparsity)
-    if not str(sparsity.dtype).startswith("float"):
+    if not backend.standardize_dtype(sparsity.dtype).startswith("float"):
         sparsity = ops.cast(sparsity, "float32")
     return ops.cast(ops.floor(sparsity * size + 0.5), "int32")
 

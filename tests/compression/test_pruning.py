@@ -58,7 +58,8 @@ def fit_pruned(optimizer, schedule, epochs=2, seed=0):
     keras.utils.set_random_seed(seed)
     model = train_model()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    pruning = MagnitudePruning(model, {"conv": schedule, "batch_norm": schedule,
+    pruning = MagnitudePruning(model, {"conv": schedule,
+                                       "batch_norm": schedule,
                                        "classifier": schedule})
     before = {p: np.array(w.variable.numpy()) for p, w in
               pruning.weights.items()}
@@ -154,6 +155,11 @@ def test_patterns_override_kinds_and_none_excludes():
 def test_invalid_selections(sparsity, message):
     with pytest.raises(ValueError, match=message):
         MagnitudePruning(train_model(), sparsity)
+
+
+def test_unbuilt_model_is_rejected():
+    with pytest.raises(ValueError, match="`model` must be built"):
+        prunable_weights(keras.Sequential([keras.layers.Dense(2)]))
 
 
 # --------------------------------------------------------------------------
