@@ -1,0 +1,57 @@
+"""`QuantizedDense`: `keras.layers.Dense` with a fake-quantized kernel."""
+
+import keras
+from keras import ops
+
+from deltasparse.layers.quantization.weight_quantization import (
+    WeightQuantization,
+)
+
+
+@keras.saving.register_keras_serializable(package="deltasparse")
+class QuantizedDense(WeightQuantization, keras.layers.Dense):
+    """`keras.layers.Dense` whose kernel `(input_dim, units)` is
+    fake-quantized per unit in the forward pass.
+
+    Same weights, arguments and config as `Dense`, plus the quantization
+    arguments of `WeightQuantization`. LoRA (`lora_rank`) and Keras' own
+    int8/float8 `quantize()` modes are not combined with it.
+
+    Args:
+        *args: the `keras.layers.Dense` arguments (`units`, ...).
+        weight_bits: int in 2..16. Defaults to `8`.
+        weight_symmetric: bool. Defaults to `False`.
+        per_channel: bool. Defaults to `True`.
+        narrow_range: bool. Defaults to `False`.
+        **kwargs: the other `Dense` and base layer keyword arguments.
+
+    Call arguments:
+        inputs: tensor `(..., input_dim)`.
+
+    Returns:
+        Tensor `(..., units)`.
+
+    Raises:
+        ValueError: for a `lora_rank`.
+
+    Example:
+    >>> layer = QuantizedDense(3, weight_bits=4)
+    >>> tuple(layer(np.ones((2, 5), "float32")).shape)
+    (2, 3)
+    """
+
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("lora_rank"):
+            raise ValueError(
+                "`lora_rank` is not supported by QuantizedDense (the kernel "
+                "is fake-quantized as a whole). Received: "
+                f"lora_rank={kwargs['lora_rank']}")
+        super().__init__(*args, **kwargs)
+
+    def call(self, inputs, training=None):
+        outputs = ops.matmul(inputs, self.quantized_kernel(self.kernel))
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
