@@ -10,7 +10,7 @@ from deltasparse.ops.fake_quantization import ema_update
 from deltasparse.ops.fake_quantization import fake_quantize
 from deltasparse.ops.fake_quantization import tensor_range
 
-CALIBRATION_MODES = (None, "ema", "minmax")
+CALIBRATION_MODES = (None, "ema", "minmax", "average")
 
 
 @keras.saving.register_keras_serializable(package="deltasparse")
@@ -38,7 +38,9 @@ class ActivationQuantizer(keras.layers.Layer):
     `calibration` (a Python attribute, not saved; set by
     `deltasparse.compression.calibrate`) makes an inference-mode call
     update the range too: `"ema"` as in training, `"minmax"` keeps the
-    running minimum and maximum over every calibration batch. Layers such
+    running minimum and maximum over every calibration batch, `"average"`
+    the mean of the per-batch minima and maxima (Distiller's
+    `clip_acts: AVG`). Layers such
     as BatchNormalization and Dropout stay in inference mode meanwhile.
 
     The gradient is `fake_quantize`'s straight-through estimator: 1 inside
@@ -121,6 +123,9 @@ class ActivationQuantizer(keras.layers.Layer):
             first = ops.equal(self.steps, 0.0)
             low = ops.where(first, low, ops.minimum(self.minimum, low))
             high = ops.where(first, high, ops.maximum(self.maximum, high))
+        elif self.calibration == "average":
+            low = self.minimum + (low - self.minimum) / steps
+            high = self.maximum + (high - self.maximum) / steps
         else:
             low = ema_update(self.minimum, low, self.decay, steps)
             high = ema_update(self.maximum, high, self.decay, steps)

@@ -66,6 +66,11 @@ class ActivationQuantizerTest(TestCase):
         for low, high in ((-1.0, 2.0), (-3.0, 0.5), (0.0, 1.0)):
             layer(np.array([[low, high]], "float32"))
         self.assertEqual(range_of(layer), [-3.0, 2.0, 3.0])
+        layer.reset_range()
+        layer.calibration = "average"
+        for low, high in ((-1.0, 2.0), (-3.0, 0.5), (0.5, 1.0)):
+            layer(np.array([[low, high]], "float32"))
+        self.assertAllClose(range_of(layer), [-3.5 / 3, 3.5 / 3, 3.0])
         layer.calibration = None
         layer.reset_range()
         self.assertEqual(range_of(layer), [0.0, 0.0, 0.0])
