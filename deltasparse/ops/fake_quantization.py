@@ -282,5 +282,5 @@ def ema_update(variable_value, new_value, decay, step=None):
     return ops.where(step <= 1.0, new_value, biased / current)
 
 
-__all__ = ["MINIMUM_SCALE", "check_num_bits", "ema_update", "fake_quantize",
+__all__ = ["MINIMUM_SCALE", "ema_update", "fake_quantize",
            "integer_range", "quantization_range", "tensor_range"]

@@ -40,6 +40,18 @@ class WeightQuantization:
             kernel). Defaults to `True`.
         narrow_range: bool, drop the lowest integer level. Defaults to
             `False`.
+
+    Example:
+    >>> class QuantizedConv1D(WeightQuantization, keras.layers.Conv1D):
+    ...     def convolution_op(self, inputs, kernel):
+    ...         return super().convolution_op(inputs,
+    ...                                       self.quantized_kernel(kernel))
+    >>> layer = QuantizedConv1D(2, 3, weight_bits=2)
+    >>> tuple(layer(np.ones((1, 8, 4), "float32")).shape)
+    (1, 6, 2)
+    >>> kernel = keras.ops.convert_to_numpy(layer.quantized_kernel(layer.kernel))
+    >>> len(np.unique(kernel[..., 0])) <= 4
+    True
     """
 
     CHANNEL_AXES = (-1,)
