@@ -192,6 +192,91 @@ def post_training_quantize(model, representative_clips, weight_bits=8,
     return quantized
 
 
+class _FoldedPooling3D(keras.layers.Layer):
+    """A `"valid"`, channels-last `MaxPooling3D` / `AveragePooling3D` as 2-D
+    pooling over time folded into the batch plus a max / mean over the
+    temporal taps (strided slices): ops that TFLite has as int8 builtins
+    (`MAX_POOL_2D`, `AVERAGE_POOL_2D`, `STRIDED_SLICE`), where `MaxPool3D`
+    and `AvgPool3D` exist only as TF Select ops, which the int8
+    calibrator cannot run. Used only inside `tflite_int8`; not saved."""
+
+    def __init__(self, pool_size, strides, reduction, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(pool_size)
+        self.strides = tuple(strides)
+        self.reduction = reduction
+
+    def call(self, inputs):
+        kernel_time, stride_time = self.pool_size[0], self.strides[0]
+        time_steps, height, width, channels = inputs.shape[1:]
+        steps = (time_steps - kernel_time) // stride_time + 1
+        span = (steps - 1) * stride_time + 1
+        pool = (keras.ops.max_pool if self.reduction == "max"
+                else keras.ops.average_pool)
+        outputs = None
+        for tap in range(kernel_time):
+            frames = inputs[:, tap:tap + span:stride_time]
+            frames = keras.ops.reshape(frames, (-1, height, width, channels))
+            response = pool(frames, self.pool_size[1:], self.strides[1:],
+                            padding="valid", data_format="channels_last")
+            if outputs is None:
+                outputs = response
+            elif self.reduction == "max":
+                outputs = keras.ops.maximum(outputs, response)
+            else:
+                outputs = outputs + response
+        if self.reduction == "average" and kernel_time > 1:
+            outputs = outputs / kernel_time
+        return keras.ops.reshape(
+            outputs, (-1, steps) + tuple(outputs.shape[1:]))
+
+
+def builtin_pooling(model):
+    """`model` with its `"valid"`, channels-last 3-D pooling layers computed
+    by TFLite builtin ops (same outputs to float rounding).
+
+    TFLite has no builtin `MaxPool3D` / `AvgPool3D`; as TF Select ops they
+    stop full-integer conversion (the int8 calibrator runs the model
+    without the Flex runtime). `tflite_int8` applies this rewrite; other
+    pooling layers (`"same"` padding, unknown clip length) are kept.
+
+    Args:
+        model: a functional `keras.Model` with a static clip length.
+
+    Returns:
+        A plain functional `keras.Model` (for conversion only: the rewritten
+        layers are not serializable).
+
+    Example:
+    >>> inputs = keras.Input((4, 8, 8, 2))
+    >>> pooled = keras.layers.MaxPooling3D(2)(inputs)
+    >>> model = keras.Model(inputs, pooled)
+    >>> x = np.random.default_rng(0).normal(size=(1, 4, 8, 8, 2))
+    >>> bool(np.allclose(builtin_pooling(model)(x), model(x)))
+    True
+    """
+    pairs = []
+
+    def clone_layer(layer):
+        reduction = {keras.layers.MaxPooling3D: "max",
+                     keras.layers.AveragePooling3D: "average"}.get(type(layer))
+        shape = tuple(layer.input.shape[1:]) if reduction else ()
+        if (reduction is None or layer.padding != "valid"
+                or layer.data_format != "channels_last" or None in shape):
+            clone = layer.__class__.from_config(layer.get_config())
+            pairs.append((layer, clone))
+            return clone
+        return _FoldedPooling3D(layer.pool_size, layer.strides, reduction,
+                                name=layer.name)
+
+    clone = keras.models.clone_model(model, clone_function=clone_layer,
+                                     recursive=True)
+    for original, copy in pairs:
+        if original.weights:
+            copy.set_weights(original.get_weights())
+    return clone
+
+
 @dataclasses.dataclass
 class TFLiteInt8Result:
     """What `tflite_int8` wrote.
@@ -229,7 +314,10 @@ def tflite_int8(model, representative_clips, path):
     `representative_clips` (builtins first, TF Select when needed), then
     `float_ops` / `flex_ops` on the result. A QAT model is first turned
     into its float twin (`export_float`): TFLite calibrates its own
-    activation ranges. Inputs and outputs stay float32.
+    activation ranges. The 3-D pooling layers are rewritten first
+    (`builtin_pooling`): TFLite has them only as TF Select ops, and the
+    int8 calibrator cannot run those (a resnet3d stem's `MaxPool3D` made
+    every op set fail). Inputs and outputs stay float32.
 
     The converter quantizes CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
     most element-wise ops; CONV_3D (and the 3-D pooling ops) have no int8
@@ -270,6 +358,7 @@ def tflite_int8(model, representative_clips, path):
            for layer in model._flatten_layers(include_self=False,
                                               recursive=True)):
         model = export_float(model)
+    model = builtin_pooling(model)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -299,5 +388,6 @@ def tflite_int8(model, representative_clips, path):
         flex_ops=flex_ops(path), op_counts=counts)
 
 
-__all__ = ["CALIBRATION_METHODS", "TFLiteInt8Result", "calibrate",
+__all__ = ["CALIBRATION_METHODS", "TFLiteInt8Result", "builtin_pooling",
+           "calibrate",
            "post_training_quantize", "tflite_int8"]

@@ -8,6 +8,7 @@ import os
 import keras
 import numpy as np
 
+from deltasparse.compression.post_training import builtin_pooling
 from deltasparse.compression.post_training import calibrate
 from deltasparse.compression.post_training import post_training_quantize
 from deltasparse.compression.post_training import tflite_int8
@@ -110,13 +111,34 @@ class PostTrainingQuantizeTest(TestCase):
         self.assertAllClose(outputs, reference, atol=0.1)
 
 
+def pooling_model():
+    """Conv3D -> MaxPooling3D (a resnet3d stem) -> strided 1x1x1 average
+    pool (shortcut A) -> Dense."""
+    inputs = keras.Input((4, 16, 16, 3), name="frames")
+    x = keras.layers.Conv3D(4, 3, activation="relu", name="conv3d")(inputs)
+    x = keras.layers.MaxPooling3D((2, 3, 3), strides=2, name="max")(x)
+    x = keras.layers.AveragePooling3D(1, strides=(1, 2, 2), name="avg")(x)
+    x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+
+
 class TFLiteInt8Test(TestCase):
+    def test_builtin_pooling_keeps_the_outputs(self):
+        model = pooling_model()
+        rewritten = builtin_pooling(model)
+        self.assertNotIn("MaxPooling3D", [type(layer).__name__
+                                          for layer in rewritten.layers])
+        x = clips(2, shape=(4, 16, 16, 3))
+        self.assertAllClose(rewritten(x), model(x), atol=1e-6)
+        for name in ("max", "avg"):
+            probe = keras.Model(model.input, model.get_layer(name).output)
+            twin = keras.Model(rewritten.input,
+                               rewritten.get_layer(name).output)
+            self.assertAllClose(twin(x), probe(x), atol=1e-6)
+
     def test_conv3d_stays_float(self):
         self.skip_unless_backend("tensorflow", reason="TFLite conversion")
-        inputs = keras.Input((4, 16, 16, 3), name="frames")
-        x = keras.layers.Conv3D(4, 3, activation="relu", name="conv3d")(inputs)
-        x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
-        model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+        model = pooling_model()
         path = os.path.join(self.get_temp_dir(), "model_int8.tflite")
         result = tflite_int8(model, clips(4, shape=(4, 16, 16, 3)), path)
         self.assertTrue(os.path.isfile(path))
@@ -127,5 +149,7 @@ class TFLiteInt8Test(TestCase):
         self.assertNotIn("FULLY_CONNECTED", float_op_names)
         self.assertIn("FULLY_CONNECTED", result.op_counts)
         self.assertEqual(result.flex_ops, [])
+        self.assertEqual(result.ops_set, "TFLITE_BUILTINS")
+        self.assertIn("MAX_POOL_2D", result.op_counts)
         with self.assertRaisesRegex(ValueError, "`representative_clips`"):
             tflite_int8(model, clips(2), path)
