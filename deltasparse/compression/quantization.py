@@ -39,6 +39,7 @@ from deltasparse.layers.quantization import WeightQuantization
 from deltasparse.layers.quantization.weight_quantization import check_bool
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.sparsity.sparsity_statistics import SparsityStatsLayer
+from deltasparse.ops.fake_quantization import check_decay
 from deltasparse.ops.fake_quantization import check_num_bits
 
 # Float layer class -> its QAT version (exact types: a subclass with its own
@@ -94,10 +95,7 @@ class QuantizationConfig:
         check_bool("weight_symmetric", weight_symmetric)
         check_bool("activation_symmetric", activation_symmetric)
         check_bool("per_channel", per_channel)
-        if (isinstance(decay, bool) or not isinstance(decay, (int, float))
-                or not 0.0 <= decay < 1.0):
-            raise ValueError(
-                f"`decay` must be a float in [0, 1). Received: decay={decay!r}")
+        check_decay(decay)
         self.weight_bits = weight_bits
         self.activation_bits = activation_bits
         self.weight_symmetric = weight_symmetric

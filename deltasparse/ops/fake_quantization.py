@@ -40,6 +40,16 @@ def check_num_bits(num_bits, name="num_bits"):
     return num_bits
 
 
+def check_decay(decay):
+    """Raises unless `decay` is a Python float in [0, 1); returns it as a
+    float."""
+    if (isinstance(decay, bool) or not isinstance(decay, (int, float))
+            or not 0.0 <= decay < 1.0):
+        raise ValueError(
+            f"`decay` must be a float in [0, 1). Received: decay={decay!r}")
+    return float(decay)
+
+
 def integer_range(num_bits, symmetric=False, narrow_range=False):
     """The integer levels `(q_min, q_max)` of a `num_bits` grid.
 
@@ -264,9 +274,8 @@ def ema_update(variable_value, new_value, decay, step=None):
     >>> float(keras.ops.convert_to_numpy(ema_update(0.0, 3.0, 0.999, step=1)))
     3.0
     """
-    if isinstance(decay, (int, float)) and not 0.0 <= decay < 1.0:
-        raise ValueError(
-            f"`decay` must be in [0, 1). Received: decay={decay!r}")
+    if isinstance(decay, (int, float)):
+        check_decay(decay)
     if step is None:
         return decay * variable_value + (1.0 - decay) * new_value
     variable_value = ops.convert_to_tensor(variable_value)

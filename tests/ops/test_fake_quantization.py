@@ -186,5 +186,5 @@ class EmaUpdateTest(TestCase):
             np.float32(7.0), np.float32(3.0), 0.999, step=1))), 3.0)
 
     def test_invalid_decay(self):
-        with self.assertRaisesRegex(ValueError, "`decay` must be in"):
+        with self.assertRaisesRegex(ValueError, "`decay` must be a float in"):
             ema_update(0.0, 1.0, 1.0)

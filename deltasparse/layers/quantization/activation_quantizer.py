@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from deltasparse.layers.quantization.weight_quantization import check_bool
+from deltasparse.ops.fake_quantization import check_decay
 from deltasparse.ops.fake_quantization import check_num_bits
 from deltasparse.ops.fake_quantization import ema_update
 from deltasparse.ops.fake_quantization import fake_quantize
@@ -81,10 +82,7 @@ class ActivationQuantizer(keras.layers.Layer):
         check_num_bits(num_bits)
         check_bool("symmetric", symmetric)
         check_bool("narrow_range", narrow_range)
-        if (isinstance(decay, bool) or not isinstance(decay, (int, float))
-                or not 0.0 <= decay < 1.0):
-            raise ValueError(
-                f"`decay` must be a float in [0, 1). Received: decay={decay!r}")
+        check_decay(decay)
         super().__init__(**kwargs)
         self.num_bits = num_bits
         self.symmetric = symmetric

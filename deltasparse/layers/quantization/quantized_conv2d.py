@@ -10,23 +10,19 @@ from deltasparse.layers.quantization.weight_quantization import (
 
 @keras.saving.register_keras_serializable(package="deltasparse")
 class QuantizedConv2D(WeightQuantization, keras.layers.Conv2D):
-    """`keras.layers.Conv2D` whose kernel is fake-quantized per output
-    channel in the forward pass (quantization-aware training).
+    """`keras.layers.Conv2D` (grouped too) with its kernel fake-quantized per
+    output channel in the forward pass (quantization-aware training).
 
-    Same weights (`kernel`, `bias`), arguments and config as `Conv2D`
-    (grouped convolutions included), plus the quantization arguments of
-    `WeightQuantization`; `convolution_op` convolves with
-    `quantized_kernel(kernel)`. Built by
-    `deltasparse.compression.quantize_model`, or directly.
+    Weights (`kernel`, `bias`) and config are those of `keras.layers.Conv2D`,
+    plus the `WeightQuantization` arguments; `convolution_op` convolves with
+    `quantized_kernel(kernel)`.
 
     Args:
-        *args: the `keras.layers.Conv2D` arguments (`filters`,
-            `kernel_size`, ...).
-        weight_bits: int in 2..16. Defaults to `8`.
-        weight_symmetric: bool. Defaults to `False`.
-        per_channel: bool. Defaults to `True`.
-        narrow_range: bool. Defaults to `False`.
-        **kwargs: the other `Conv2D` and base layer keyword arguments.
+        *args: the `keras.layers.Conv2D` arguments (`filters`, `kernel_size`,
+            ...).
+        **kwargs: `weight_bits`, `weight_symmetric`, `per_channel`,
+            `narrow_range` (see `WeightQuantization`), the other `Conv2D`
+            arguments and base layer keyword arguments.
 
     Call arguments:
         inputs: tensor `(batch, height, width, channels)`.

@@ -10,23 +10,20 @@ from deltasparse.layers.quantization.weight_quantization import (
 
 @keras.saving.register_keras_serializable(package="deltasparse")
 class QuantizedConv3D(WeightQuantization, keras.layers.Conv3D):
-    """`keras.layers.Conv3D` whose kernel is fake-quantized per output
-    channel in the forward pass (quantization-aware training).
+    """`keras.layers.Conv3D` (grouped too) with its kernel fake-quantized per
+    output channel in the forward pass (quantization-aware training).
 
-    Same weights (`kernel`, `bias`), arguments and config as `Conv3D`
-    (grouped convolutions included), plus the quantization arguments of
-    `WeightQuantization`; `convolution_op` convolves with
-    `quantized_kernel(kernel)`. Built by
+    Weights (`kernel`, `bias`) and config are those of `keras.layers.Conv3D`,
+    plus the `WeightQuantization` arguments; `convolution_op` convolves with
+    `quantized_kernel(kernel)`; built by
     `deltasparse.compression.quantize_model`, or directly.
 
     Args:
-        *args: the `keras.layers.Conv3D` arguments (`filters`,
-            `kernel_size`, ...).
-        weight_bits: int in 2..16. Defaults to `8`.
-        weight_symmetric: bool. Defaults to `False`.
-        per_channel: bool. Defaults to `True`.
-        narrow_range: bool. Defaults to `False`.
-        **kwargs: the other `Conv3D` and base layer keyword arguments.
+        *args: the `keras.layers.Conv3D` arguments (`filters`, `kernel_size`,
+            ...).
+        **kwargs: `weight_bits`, `weight_symmetric`, `per_channel`,
+            `narrow_range` (see `WeightQuantization`), the other `Conv3D`
+            arguments and base layer keyword arguments.
 
     Call arguments:
         inputs: tensor `(batch, time, height, width, channels)`.

@@ -10,26 +10,24 @@ from deltasparse.layers.quantization.weight_quantization import (
 
 @keras.saving.register_keras_serializable(package="deltasparse")
 class QuantizedDense(WeightQuantization, keras.layers.Dense):
-    """`keras.layers.Dense` whose kernel `(input_dim, units)` is
-    fake-quantized per unit in the forward pass.
+    """`keras.layers.Dense` with its kernel `(input_dim, units)` fake-quantized
+    per unit in the forward pass (quantization-aware training).
 
-    Same weights, arguments and config as `Dense`, plus the quantization
-    arguments of `WeightQuantization`. LoRA (`lora_rank`) and Keras' own
+    Weights (`kernel`, `bias`) and config are those of `keras.layers.Dense`,
+    plus the `WeightQuantization` arguments; LoRA (`lora_rank`) and Keras' own
     int8/float8 `quantize()` modes are not combined with it.
 
     Args:
         *args: the `keras.layers.Dense` arguments (`units`, ...).
-        weight_bits: int in 2..16. Defaults to `8`.
-        weight_symmetric: bool. Defaults to `False`.
-        per_channel: bool. Defaults to `True`.
-        narrow_range: bool. Defaults to `False`.
-        **kwargs: the other `Dense` and base layer keyword arguments.
+        **kwargs: `weight_bits`, `weight_symmetric`, `per_channel`,
+            `narrow_range` (see `WeightQuantization`), the other `Dense`
+            arguments and base layer keyword arguments.
 
     Call arguments:
         inputs: tensor `(..., input_dim)`.
 
     Returns:
-        Tensor `(..., units)`.
+        The `Dense` output computed with the quantized kernel.
 
     Raises:
         ValueError: for a `lora_rank`.

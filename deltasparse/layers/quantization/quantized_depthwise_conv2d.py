@@ -10,21 +10,22 @@ from deltasparse.layers.quantization.weight_quantization import (
 
 
 @keras.saving.register_keras_serializable(package="deltasparse")
-class QuantizedDepthwiseConv2D(WeightQuantization, keras.layers.DepthwiseConv2D):
-    """`keras.layers.DepthwiseConv2D` whose kernel `(kh, kw, channels,
-    depth_multiplier)` is fake-quantized per output channel (one range per
-    `(channel, multiplier)` pair) in the forward pass.
+class QuantizedDepthwiseConv2D(WeightQuantization,
+                               keras.layers.DepthwiseConv2D):
+    """`keras.layers.DepthwiseConv2D` with its kernel `(kh, kw, channels,
+    depth_multiplier)` fake-quantized per output channel (one range per
+    `(channel, multiplier)` pair) in the forward pass (quantization-aware
+    training).
 
-    Same weights, arguments and config as `DepthwiseConv2D`, plus the
-    quantization arguments of `WeightQuantization`.
+    Weights (`kernel`, `bias`) and config are those of
+    `keras.layers.DepthwiseConv2D`, plus the `WeightQuantization` arguments;
+    `call` is the depthwise convolution with `quantized_kernel(kernel)`.
 
     Args:
         *args: the `keras.layers.DepthwiseConv2D` arguments.
-        weight_bits: int in 2..16. Defaults to `8`.
-        weight_symmetric: bool. Defaults to `False`.
-        per_channel: bool. Defaults to `True`.
-        narrow_range: bool. Defaults to `False`.
-        **kwargs: the other `DepthwiseConv2D` and base layer arguments.
+        **kwargs: `weight_bits`, `weight_symmetric`, `per_channel`,
+            `narrow_range` (see `WeightQuantization`), the other
+            `DepthwiseConv2D` arguments and base layer keyword arguments.
 
     Call arguments:
         inputs: tensor `(batch, height, width, channels)`.

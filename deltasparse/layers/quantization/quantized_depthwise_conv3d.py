@@ -11,19 +11,21 @@ from deltasparse.layers.quantization.weight_quantization import (
 
 @keras.saving.register_keras_serializable(package="deltasparse")
 class QuantizedDepthwiseConv3D(WeightQuantization, DepthwiseConv3D):
-    """`deltasparse.layers.DepthwiseConv3D` whose kernel `(kt, kh, kw, 1,
-    channels)` is fake-quantized per channel in the forward pass.
+    """`deltasparse.layers.DepthwiseConv3D` with its kernel `(kt, kh, kw, 1,
+    channels)` fake-quantized per channel in the forward pass (quantization-
+    aware training).
 
-    Same weights, arguments and config as `DepthwiseConv3D`, plus the
-    quantization arguments of `WeightQuantization`.
+    Weights (`kernel`, `bias`) and config are those of
+    `deltasparse.layers.DepthwiseConv3D`, plus the `WeightQuantization`
+    arguments; its folded 2-D depthwise computation runs on the quantized
+    kernel.
 
     Args:
-        *args: the `DepthwiseConv3D` arguments (`kernel_size`, ...).
-        weight_bits: int in 2..16. Defaults to `8`.
-        weight_symmetric: bool. Defaults to `False`.
-        per_channel: bool. Defaults to `True`.
-        narrow_range: bool. Defaults to `False`.
-        **kwargs: the other `DepthwiseConv3D` and base layer arguments.
+        *args: the `deltasparse.layers.DepthwiseConv3D` arguments
+            (`kernel_size`, ...).
+        **kwargs: `weight_bits`, `weight_symmetric`, `per_channel`,
+            `narrow_range` (see `WeightQuantization`), the other
+            `DepthwiseConv3D` arguments and base layer keyword arguments.
 
     Call arguments:
         inputs: tensor `(batch, time, height, width, channels)`.
