@@ -16,7 +16,8 @@ model (a `VideoClassifier` with its backbone included) through
 - an `ActivationQuantizer` follows every activation layer (`ReLU`,
   `Activation`, `LeakyReLU`, `ELU`, `PReLU`; not softmax or linear), every
   quantized layer with a fused non-linear activation (not softmax), and
-  the model inputs;
+  the model inputs; not between an activation and the `DeltaActivation`
+  that alone consumes it (the delta layer quantizes it itself);
 - everything else is kept in float: BatchNormalization (Distiller's QAT
   does not fold it either), pooling, `Add`, and the sparsity layers. A
   `DeltaActivation` keeps its own learned quantizer (step `|theta|`) and
@@ -39,6 +40,7 @@ from deltasparse.layers.quantization import WeightQuantization
 from deltasparse.layers.quantization.weight_quantization import check_bool
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.sparsity.sparsity_statistics import SparsityStatsLayer
+from deltasparse.models.sparsity_slots import SparsityAccumulator
 from deltasparse.ops.fake_quantization import check_decay
 from deltasparse.ops.fake_quantization import check_num_bits
 
@@ -177,6 +179,15 @@ def _quantizes_output(layer):
     return False
 
 
+def _feeds_only_delta(layer):
+    """Whether every consumer of `layer`'s output is a DeltaActivation
+    (which quantizes that activation itself)."""
+    consumers = [node.operation for node in
+                 getattr(layer, "_outbound_nodes", ())]
+    return bool(consumers) and all(isinstance(consumer, DeltaActivation)
+                                   for consumer in consumers)
+
+
 def _is_model_input(tensor):
     history = getattr(tensor, "_keras_history", None)
     return history is not None and isinstance(history[0],
@@ -257,6 +268,7 @@ def quantize_model(model, config=None, quantize_inputs=True):
             "`dequantize(model)` first to quantize it again. "
             f"Received: model={model.name!r}")
     pairs = []
+    originals = {}  # id(clone) -> original layer
     input_quantizers = {}
 
     def clone_layer(layer):
@@ -267,6 +279,7 @@ def quantize_model(model, config=None, quantize_inputs=True):
             clone = quantized_cls.from_config(
                 {**layer.get_config(), **config.weight_arguments()})
         pairs.append((layer, clone))
+        originals[id(clone)] = layer
         return clone
 
     def quantized_input(tensor):
@@ -281,7 +294,8 @@ def quantize_model(model, config=None, quantize_inputs=True):
                 and _is_model_input(args[0])):
             args = (quantized_input(args[0]),) + args[1:]
         outputs = layer(*args, **kwargs)
-        if config.activation_bits is not None and _quantizes_output(layer):
+        if (config.activation_bits is not None and _quantizes_output(layer)
+                and not _feeds_only_delta(originals.get(id(layer)))):
             outputs = config.activation_quantizer(
                 f"{layer.name}_quantizer")(outputs)
         return outputs
@@ -378,6 +392,8 @@ def _not_quantized_reason(layer):
         return "sparsity layer, float (sees the quantized activations)"
     if isinstance(layer, keras.layers.BatchNormalization):
         return "BatchNormalization stays float (not folded)"
+    if isinstance(layer, SparsityAccumulator):
+        return "sparsity statistics (pass-through), float"
     if not layer.weights:
         return None
     return f"{type(layer).__name__} has no QAT version; stays float"

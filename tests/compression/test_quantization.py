@@ -163,8 +163,9 @@ class QuantizeModelTest(TestCase):
         model = keras.Model(inputs, keras.layers.Dense(3)(x))
         qat = quantize_model(model, seed_qat_config())
         names = [layer.name for layer in qat.layers]
-        # The delta layer keeps its own quantizer and gets no second one;
-        # the L1 layer sees the quantized activation of conv_b.
+        # The delta layer keeps its own quantizer: no second one before or
+        # after it; the L1 layer sees the quantized activation of conv_b.
+        self.assertEqual(names[names.index("delta") - 1], "relu")
         self.assertEqual(names[names.index("delta") + 1], "conv_b")
         self.assertEqual(names[names.index("l1") - 1], "conv_b_quantizer")
         summary = quantization_summary(qat)

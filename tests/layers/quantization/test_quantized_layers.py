@@ -89,7 +89,11 @@ class QuantizedLayersTest(TestCase):
             expected_num_trainable_weights=2,
             expected_num_non_trainable_weights=0, expected_num_losses=0,
             expected_num_seed_generators=0,
-            supports_masking=quantized_cls is QuantizedDense)
+            supports_masking=quantized_cls is QuantizedDense,
+            # Mixed precision once per kernel layout (it retraces the layer;
+            # slow on JAX).
+            run_mixed_precision_check=name in ("conv3d", "depthwise_conv2d",
+                                               "dense"))
 
     def test_symmetric_8_bits(self):
         layer, twin, x = build_pair("conv3d", bits=8, symmetric=True)
