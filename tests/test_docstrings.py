@@ -32,6 +32,7 @@ PACKAGES = (
     "deltasparse.reporting",
     "deltasparse.export",
     "deltasparse.inference",
+    "deltasparse.compression",
 )
 
 #: Packages whose every public class and function must carry an example.

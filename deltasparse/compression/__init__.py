@@ -56,10 +56,15 @@ _LAZY = {
     "compression_report": "report",
     # quantization
     "QuantizationConfig": "quantization",
+    "dequantize": "quantization",
     "export_float": "quantization",
+    "quantization_summary": "quantization",
     "quantize_model": "quantization",
     "seed_qat_config": "quantization",
     # post_training
+    "CALIBRATION_METHODS": "post_training",
+    "TFLiteInt8Result": "post_training",
+    "builtin_pooling": "post_training",
     "calibrate": "post_training",
     "post_training_quantize": "post_training",
     "tflite_int8": "post_training",
