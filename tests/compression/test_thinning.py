@@ -290,20 +290,32 @@ def test_errors():
 
 JAX_SCRIPT = """
 import json, keras, numpy as np
-from tests.compression.test_thinning import clips, outputs, tiny_bottleneck
 from deltasparse.compression.thinning import (plan_filter_pruning,
     thin_model, zero_filters)
-model = tiny_bottleneck("ip")
+from deltasparse.layers.convolution import DepthwiseConv3D
+from tests.compression.test_thinning import randomize_batch_norms
+keras.utils.set_random_seed(0)
+clips = keras.Input((4, 16, 16, 3))
+x = keras.layers.Conv3D(8, 3, padding="same", name="conv1")(clips)
+x = keras.layers.BatchNormalization(name="bn1")(x)
+x = DepthwiseConv3D(3, padding="same", name="depthwise")(x)
+x = keras.layers.ReLU(name="relu")(x)
+x = keras.layers.Conv3D(6, 1, name="conv2")(x)
+x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
+model = keras.Model(clips, keras.layers.Dense(3, name="classifier")(x))
+randomize_batch_norms(model)
 plan = plan_filter_pruning(model, 0.5)
 thinned, zeroed = thin_model(model, plan), zero_filters(model, plan)
-x = clips()
-difference = float(np.abs(outputs(thinned, x) - outputs(zeroed, x)).max())
+x = np.random.default_rng(0).normal(size=(6, 4, 16, 16, 3)).astype("float32")
+difference = float(np.abs(thinned.predict_on_batch(x)
+                          - zeroed.predict_on_batch(x)).max())
 thinned.compile(optimizer="adam", loss=keras.losses.
                 SparseCategoricalCrossentropy(from_logits=True))
-history = thinned.fit(np.concatenate([x, x, x]), np.array([0, 1, 2] * 2),
-                      batch_size=2, epochs=1, verbose=0).history
+history = thinned.fit(x, np.array([0, 1, 2] * 2), batch_size=2, epochs=1,
+                      verbose=0).history
 print(json.dumps({"backend": keras.backend.backend(),
-                  "difference": difference, "kept": len(plan.kept),
+                  "difference": difference, "kept": plan.kept,
+                  "depthwise": thinned.get_layer("depthwise").groups,
                   "losses": history["loss"],
                   "parameters": [model.count_params(),
                                  thinned.count_params()]}))
@@ -321,6 +333,11 @@ def test_thinning_end_to_end_on_jax():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["backend"] == "jax"
     assert result["difference"] < 1e-5
-    assert result["kept"] == 5
-    assert result["parameters"][1] < result["parameters"][0]
+    assert sorted(result["kept"]) == ["conv1", "conv2"]
+    assert [len(kept) for kept in result["kept"].values()] == [4, 3]
+    assert result["depthwise"] == 4
+    # conv1 8 -> 4 filters (81 + 1 each), bn1 and depthwise (27 each) lose
+    # 4 channels, conv2 4 inputs of 6 and 3 filters, classifier 3 rows.
+    dropped = 4 * 82 + 4 * 4 + 4 * 27 + (8 * 6 + 6 - 4 * 3 - 3) + 3 * 3
+    assert result["parameters"][0] - result["parameters"][1] == dropped
     assert np.isfinite(result["losses"]).all()
