@@ -68,6 +68,17 @@ class CompressionReport:
         milliseconds: dict batch size (str) -> median milliseconds per
             batch of `predict_on_batch`; `{}` when not timed.
         backend: str, the Keras backend that measured it.
+
+    Example:
+    >>> report = CompressionReport(
+    ...     name="tiny", input_shape=(4, 8, 8, 3), rows=[], parameters=10,
+    ...     non_zero=5, sparsity=0.5, keras_bytes=900, gzip_weights_bytes=400,
+    ...     macs=100, non_zero_macs=50, milliseconds={"8": 4.0},
+    ...     backend="tensorflow")
+    >>> report.milliseconds_per_clip(8)
+    0.5
+    >>> CompressionReport.from_config(report.get_config()) == report
+    True
     """
 
     name: str

@@ -364,7 +364,8 @@ def _check_fraction(fraction):
             fraction, (int, float, np.floating)) or not 0 <= fraction < 1:
         raise ValueError(
             "`fraction` must be a float in [0, 1), the fraction of each "
-            f"convolution's filters to remove. Received: fraction={fraction!r}")
+            "convolution's filters to remove. "
+            f"Received: fraction={fraction!r}")
     return float(fraction)
 
 
@@ -435,7 +436,7 @@ def plan_filter_pruning(model, fraction=0.5, layers=None):
         if not hits:
             continue
         matched.update(hits)
-        role, problem = _classify(layer)
+        _, problem = _classify(layer)
         if problem is None and len(layer._inbound_nodes) > 1:
             problem = "it is a shared layer"
         if problem is None:
@@ -496,6 +497,16 @@ def _channel_maps(flat, plan):
     return outputs, inputs, owners
 
 
+def _flatten_for(model, plan):
+    """`(flattened model, _channel_maps(...))` after checking `plan`."""
+    if not isinstance(plan, ThinningPlan):
+        raise ValueError(
+            "`plan` must be a ThinningPlan (from `plan_filter_pruning`). "
+            f"Received: plan={plan!r}")
+    flat = flatten_model(model)
+    return flat, _channel_maps(flat, plan)
+
+
 def _sliced_value(layer, variable, value, outputs, inputs):
     """`value` of `layer`'s `variable` restricted to the kept channels."""
     name = variable.name
@@ -553,12 +564,7 @@ def thin_model(model, plan):
     >>> thinned.get_layer("conv").filters, thinned.count_params()
     (2, 170)
     """
-    if not isinstance(plan, ThinningPlan):
-        raise ValueError(
-            "`plan` must be a ThinningPlan (from `plan_filter_pruning`). "
-            f"Received: plan={plan!r}")
-    flat = flatten_model(model)
-    outputs, inputs, _ = _channel_maps(flat, plan)
+    flat, (outputs, inputs, _) = _flatten_for(model, plan)
     sources = {}
 
     def rebuild(layer):
@@ -619,12 +625,7 @@ def zero_filters(model, plan):
     >>> np.abs(kernel).sum(axis=(0, 1, 2, 3)).round(6).tolist()[0::3]
     [0.0, 0.0]
     """
-    if not isinstance(plan, ThinningPlan):
-        raise ValueError(
-            "`plan` must be a ThinningPlan (from `plan_filter_pruning`). "
-            f"Received: plan={plan!r}")
-    flat = flatten_model(model)
-    _, _, owners = _channel_maps(flat, plan)
+    flat, (_, _, owners) = _flatten_for(model, plan)
     for name, owner in owners.items():
         layer = flat.get_layer(name)
         removed = plan.removed(owner)
