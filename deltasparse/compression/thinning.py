@@ -182,6 +182,26 @@ class ThinningPlan:
         return cls(**config)
 
 
+def _zero_initialized(layer, config, restore):
+    """`layer.__class__.from_config(config)` whose weights will be built as
+    zeros: every copy's weights are overwritten right after the clone, so
+    drawing random initial values is wasted work (on JAX, one compilation
+    per shape). `restore` collects what `_restore_initializers` sets back
+    once the copies are built, so their configs are the originals'."""
+    keys = [key for key in config
+            if key.endswith("_initializer") and hasattr(layer, key)]
+    copy = layer.__class__.from_config(
+        dict(config, **{key: "zeros" for key in keys}))
+    restore.append((copy, {key: getattr(layer, key) for key in keys}))
+    return copy
+
+
+def _restore_initializers(restore):
+    for copy, initializers in restore:
+        for key, initializer in initializers.items():
+            setattr(copy, key, initializer)
+
+
 def _has_graph(model):
     try:
         return bool(model.inputs) and bool(model.outputs)
@@ -224,15 +244,16 @@ def flatten_model(model):
             "`model` must be a Functional or Sequential Keras model (a "
             "graph of layers). Received: "
             f"model={type(model).__name__}")
-    originals = []
+    originals, restore = [], []
 
     def clone(layer):
-        copy = layer.__class__.from_config(layer.get_config())
+        copy = _zero_initialized(layer, layer.get_config(), restore)
         originals.append((layer, copy))
         return copy
 
     flat = keras.models.clone_model(model, clone_function=clone,
                                     recursive=True)
+    _restore_initializers(restore)
     for layer, copy in originals:
         copy.set_weights(layer.get_weights())
     if isinstance(flat, keras.Sequential):
@@ -565,7 +586,7 @@ def thin_model(model, plan):
     (2, 170)
     """
     flat, (outputs, inputs, _) = _flatten_for(model, plan)
-    sources = {}
+    sources, restore = {}, []
 
     def rebuild(layer):
         config = layer.get_config()
@@ -574,11 +595,12 @@ def thin_model(model, plan):
             config["filters"] = len(kept)
             if _is_depthwise(layer):
                 config["groups"] = len(kept)
-        copy = layer.__class__.from_config(config)
+        copy = _zero_initialized(layer, config, restore)
         sources[copy.name] = layer
         return copy
 
     thinned = keras.models.clone_model(flat, clone_function=rebuild)
+    _restore_initializers(restore)
     for copy in thinned.layers:
         layer = sources.get(copy.name)
         if layer is None or not layer.weights:

@@ -238,6 +238,11 @@ def test_thinned_model_trains_and_round_trips(tmp_path):
     np.testing.assert_allclose(outputs(loaded, clips()),
                                outputs(thinned, clips()), atol=1e-6)
     assert loaded.count_params() == thinned.count_params()
+    # The copies were built with zeros but keep the original initializers.
+    for name in ("b1_1_conv", "b1_1_bn", "classifier"):
+        assert thinned.get_layer(name).get_config() == dict(
+            model.get_layer(name).get_config(),
+            **({"filters": 2} if name == "b1_1_conv" else {}))
 
 
 def test_plan_config_round_trip_and_repr():
@@ -294,15 +299,20 @@ from deltasparse.compression.thinning import (plan_filter_pruning,
     thin_model, zero_filters)
 from deltasparse.layers.convolution import DepthwiseConv3D
 from tests.compression.test_thinning import randomize_batch_norms
-keras.utils.set_random_seed(0)
+# Zero initializers + NumPy weights: JAX's random initializers compile once
+# per shape, which would dominate this test.
+zeros = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
 clips = keras.Input((4, 16, 16, 3))
-x = keras.layers.Conv3D(8, 3, padding="same", name="conv1")(clips)
+x = keras.layers.Conv3D(8, 3, padding="same", name="conv1", **zeros)(clips)
 x = keras.layers.BatchNormalization(name="bn1")(x)
-x = DepthwiseConv3D(3, padding="same", name="depthwise")(x)
+x = DepthwiseConv3D(3, padding="same", name="depthwise", **zeros)(x)
 x = keras.layers.ReLU(name="relu")(x)
-x = keras.layers.Conv3D(6, 1, name="conv2")(x)
+x = keras.layers.Conv3D(6, 1, name="conv2", **zeros)(x)
 x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
-model = keras.Model(clips, keras.layers.Dense(3, name="classifier")(x))
+model = keras.Model(clips, keras.layers.Dense(3, name="classifier",
+                                              **zeros)(x))
+rng = np.random.default_rng(0)
+model.set_weights([rng.normal(0, 0.3, w.shape) for w in model.weights])
 randomize_batch_norms(model)
 plan = plan_filter_pruning(model, 0.5)
 thinned, zeroed = thin_model(model, plan), zero_filters(model, plan)
