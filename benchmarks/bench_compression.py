@@ -93,6 +93,10 @@ def main(argv=None):
         f"difference thinned vs zeroed model: {difference:.2e}.",
         "",
         compare_reports(before, after),
+        "Round medians, ms/clip: before "
+        + ", ".join(f"{v:.0f}" for v in rounds["before"]) + "; after "
+        + ", ".join(f"{v:.0f}" for v in rounds["after"]) + ".",
+        "",
         "Convolutions kept whole (shapes forbid thinning): "
         + ", ".join(sorted(plan.skipped)) + ".",
         "",

@@ -40,9 +40,9 @@ by the additions.
 Differences from Distiller: the number of filters removed is
 `floor(fraction * filters)` (Distiller truncates too) but at least one
 filter is always kept; ties of equal L1 norm are broken deterministically
-(the lower filter index is removed first; Distiller's `topk` leaves them
-to the device); the thinned model is a new plain Functional model, the
-input model is never changed.
+(the lower filter index is removed first; the order of ties in
+Distiller's `torch.topk` ranking is not specified); the thinned model is
+a new plain Functional model, the input model is never changed.
 """
 
 import fnmatch
@@ -261,11 +261,19 @@ def flatten_model(model):
     return flat
 
 
+_ZERO_AT_ZERO = {}
+
+
 def _output_is_zero_at_zero(activation):
+    """Whether `activation(0) == 0` (evaluated once per function)."""
     if activation is None:
         return True
-    value = keras.activations.get(activation)(np.zeros((1, 1), "float32"))
-    return float(np.abs(keras.ops.convert_to_numpy(value)).max()) == 0.0
+    function = keras.activations.get(activation)
+    if function not in _ZERO_AT_ZERO:
+        value = function(np.zeros((1, 1), "float32"))
+        _ZERO_AT_ZERO[function] = float(np.abs(
+            keras.ops.convert_to_numpy(value)).max()) == 0.0
+    return _ZERO_AT_ZERO[function]
 
 
 def _is_depthwise(layer):
