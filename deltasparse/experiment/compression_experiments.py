@@ -72,8 +72,9 @@ from deltasparse.training.checkpoints import write_json_atomic
 
 METHODS = ("prune", "filter_prune", "qat", "ptq", "kd")
 PRUNING_SCHEDULES = ("seed", "uniform")
-FIGURES = ("video_accuracy", "video_top5", "bytes_keras", "parameters",
-           "nonzero_parameters", "macs", "ms_per_clip")
+FIGURES = ("video_accuracy", "video_top5", "bytes_keras",
+           "bytes_gzip_weights", "parameters", "nonzero_parameters", "macs",
+           "nonzero_macs", "ms_per_clip")
 """What `before.*` / `after.*` hold (see `measure_model`)."""
 
 #: The keys of the compression step: the base model does not depend on
@@ -290,21 +291,43 @@ def build_model(config, architecture, num_classes):
         clip_length=config["clip_length"], **extra)
 
 
-def measure_model(model, input_shape, repeats=10, folder=None):
+def measure_model(model, input_shape, repeats=10):
     """Size, counted MACs and measured speed of one model.
+
+    Through `deltasparse.compression.report.compression_report` (batch 1
+    timed) when that module is installed; otherwise the same figures are
+    measured here, without `nonzero_macs` and `bytes_gzip_weights` (None).
 
     Args:
         model: a built Keras model.
         input_shape: `(1, clip_length, height, width, 3)`.
-        repeats: int, timed batch-1 forward passes (after 2 warm-ups).
-        folder: str or None, where the `.keras` file is written (a
-            temporary folder when None).
+        repeats: int, timed batch-1 `predict_on_batch` calls (after 2
+            warm-ups).
 
     Returns:
-        dict: `parameters`, `nonzero_parameters` (every weight tensor),
-        `macs` (`count_macs`, dense: zeros are still counted),
-        `bytes_keras`, `ms_per_clip` (median).
+        `(figures, report)`: figures is a dict of `parameters`,
+        `nonzero_parameters` (every weight tensor), `macs` (counted, zeros
+        included), `nonzero_macs` (scaled by kernel density, counted),
+        `bytes_keras`, `bytes_gzip_weights`, `ms_per_clip` (median);
+        report the `CompressionReport` or None.
     """
+    try:
+        from deltasparse.compression.report import compression_report
+    except ImportError:
+        return _measure_here(model, input_shape, repeats), None
+    report = compression_report(model, tuple(input_shape[1:]),
+                                timing_repeats=int(repeats),
+                                batch_sizes=(1,))
+    return {"parameters": int(report.parameters),
+            "nonzero_parameters": int(report.non_zero),
+            "macs": int(report.macs),
+            "nonzero_macs": int(report.non_zero_macs),
+            "bytes_keras": int(report.keras_bytes),
+            "bytes_gzip_weights": int(report.gzip_weights_bytes),
+            "ms_per_clip": float(report.milliseconds_per_clip(1))}, report
+
+
+def _measure_here(model, input_shape, repeats):
     import tempfile
 
     import keras
@@ -312,8 +335,8 @@ def measure_model(model, input_shape, repeats=10, folder=None):
     from deltasparse.evaluation import count_macs
 
     values = [keras.ops.convert_to_numpy(w) for w in model.weights]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(folder or tmp, "measured.keras")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "measured.keras")
         model.save(path)
         size = os.path.getsize(path)
     clip = np.zeros(input_shape, "float32")
@@ -328,17 +351,9 @@ def measure_model(model, input_shape, repeats=10, folder=None):
             "nonzero_parameters": int(sum(np.count_nonzero(v)
                                           for v in values)),
             "macs": int(count_macs(model, input_shape).total),
-            "bytes_keras": int(size),
+            "nonzero_macs": None, "bytes_keras": int(size),
+            "bytes_gzip_weights": None,
             "ms_per_clip": float(np.median(times) * 1e3)}
-
-
-def _report(model, input_shape, repeats):
-    """The report module's `CompressionReport`, or None until it exists."""
-    try:
-        from deltasparse.compression.report import compression_report
-    except ImportError:
-        return None
-    return compression_report(model, input_shape, timing_repeats=repeats)
 
 
 def _video_figures(model, data, config):
@@ -442,7 +457,11 @@ def apply_ptq(config, model, data, folder):
     info = {}
     if config["tflite"]:
         path = os.path.join(folder, "model_int8.tflite")
-        info["tflite"] = plain(post_training.tflite_int8(model, clips, path))
+        import dataclasses
+
+        result = post_training.tflite_int8(model, clips, path)
+        info["tflite"] = plain(dataclasses.asdict(result)
+                               if dataclasses.is_dataclass(result) else result)
     quantized = post_training.post_training_quantize(
         model, clips, weight_bits=config["weight_bits"],
         activation_bits=config["activation_bits"])
@@ -574,7 +593,8 @@ def _base_model(config, run, log, experiment, data):
 
 def _record(run, stage, figures, step):
     for key, value in figures.items():
-        run.log_scalar(f"{stage}.{key}", float(value), step)
+        if value is not None:
+            run.log_scalar(f"{stage}.{key}", float(value), step)
     return {f"{stage}.{key}": value for key, value in figures.items()}
 
 
@@ -595,9 +615,9 @@ def compress(config, run, log, experiment):
     shape = (1, config["clip_length"], config["image_size"],
              config["image_size"], 3)
     start = time.time()
-    before = dict(_video_figures(model, data, config),
-                  **measure_model(model, shape, config["timing_repeats"]))
-    before_report = _report(model, shape, config["timing_repeats"])
+    before, before_report = measure_model(model, shape,
+                                          config["timing_repeats"])
+    before.update(_video_figures(model, data, config))
     _timed(run, "before", start)
     result = _record(run, "before", before, 0)
 
@@ -626,8 +646,9 @@ def compress(config, run, log, experiment):
                                        step=epochs)
     after = {"video_accuracy": float(evaluation["video_accuracy"]),
              "video_top5": float(evaluation.get("video_top5", float("nan")))}
-    after.update(measure_model(compressed, shape, config["timing_repeats"]))
-    after_report = _report(compressed, shape, config["timing_repeats"])
+    figures, after_report = measure_model(compressed, shape,
+                                          config["timing_repeats"])
+    after.update(figures)
     _timed(run, "after", start)
     clip3d._save_model(config, run, compressed, data)
     result.update(_record(run, "after", after, epochs))
@@ -643,9 +664,16 @@ def format_comparison(method, before, after):
              "|---|---:|---:|---:|"]
     for key in FIGURES:
         b, a = before.get(key), after.get(key)
+        if b is None or a is None:
+            lines.append(f"| {key} | {_cell(b)} | {_cell(a)} | - |")
+            continue
         ratio = f"{a / b:.3f}" if b else "-"
         lines.append(f"| {key} | {b:.6g} | {a:.6g} | {ratio} |")
     return "\n".join(lines)
+
+
+def _cell(value):
+    return "-" if value is None else f"{value:.6g}"
 
 
 def _write_comparison(run, folder, method, before, after, before_report,
