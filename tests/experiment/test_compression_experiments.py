@@ -218,3 +218,13 @@ def test_tiny_method_glue(method, module, tiny_root, tiny_preset, tmp_path,
             "before.nonzero_parameters"]
     if method == "filter_prune":
         assert result["after.parameters"] <= result["before.parameters"]
+
+
+def test_build_model_takes_3d_and_per_frame_presets():
+    config = dict(image_size=32, clip_length=4, bn_momentum=None,
+                  dropout=None)
+    per_frame = glue.build_model(config, "mobilenet_baseline", 3)
+    assert per_frame.input_shape[2:] == (32, 32, 3)
+    assert per_frame.output_shape == (None, 3)
+    assert "mobilenet_baseline" in glue.list_architectures()
+    assert "resnet3d_101" in glue.list_architectures()
