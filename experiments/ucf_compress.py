@@ -1,4 +1,4 @@
-"""UCF101 split 1: compress a trained video classifier (the compressed-3d-cnn seed).
+"""UCF101 split 1: compress a trained video classifier (compressed-3d-cnn).
 
 One named config per method of the seed's `--compression_type` (spec
 `video_systems.md` §A2.3): `prune` (element-wise, 20 % conv/BN, 80 %

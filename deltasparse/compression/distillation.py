@@ -252,7 +252,7 @@ class DistillationConfig:
                                    else int(num_training_clips))
 
     def build(self, student, teacher, from_logits=False):
-        """A `DistillationModel` of `student` and `teacher` with this config."""
+        """A `DistillationModel` of `student` and `teacher` (this config)."""
         return DistillationModel(
             student, teacher, temperature=self.temperature,
             distill_weight=self.distill_weight,

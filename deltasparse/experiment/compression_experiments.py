@@ -47,7 +47,6 @@ the demos. Differences from the seed: its `main.py` never fired the `qat`
 and `ep` epoch hooks (a one-string `active` list); here they run.
 """
 
-import json
 import os
 import time
 
@@ -55,7 +54,6 @@ import numpy as np
 
 from deltasparse.experiment import clip3d_experiments as clip3d
 from deltasparse.experiment.errors import ConfigurationError
-from deltasparse.experiment.errors import DataNotFoundError
 from deltasparse.experiment.observers import plain
 from deltasparse.experiment.observers import run_directory
 from deltasparse.experiment.runtime import set_global_seed

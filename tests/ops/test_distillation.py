@@ -35,7 +35,8 @@ def np_student_gradient(labels, student, teacher, temperature, alpha, beta):
     p_t_t = np.exp(np_log_softmax(teacher.astype("float64") / temperature))
     p_s = np.exp(np_log_softmax(student.astype("float64")))
     onehot = np.eye(classes)[labels]
-    return (alpha * temperature * (p_s_t - p_t_t) + beta * (p_s - onehot)) / batch
+    soft = alpha * temperature * (p_s_t - p_t_t)
+    return (soft + beta * (p_s - onehot)) / batch
 
 
 def gradients(fn, student, teacher):
