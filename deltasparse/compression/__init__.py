@@ -45,8 +45,9 @@ _LAZY = {
     "keras_evaluate": "sensitivity",
     "read_sensitivity_csv": "sensitivity",
     "sensitivity_analysis": "sensitivity",
-    # thinning (placeholders until the module lands; the lead adjusts them)
+    # thinning
     "ThinningPlan": "thinning",
+    "flatten_model": "thinning",
     "plan_filter_pruning": "thinning",
     "thin_model": "thinning",
     "zero_filters": "thinning",
@@ -54,6 +55,7 @@ _LAZY = {
     "CompressionReport": "report",
     "compare_reports": "report",
     "compression_report": "report",
+    "median_inference_milliseconds": "report",
     # quantization
     "QuantizationConfig": "quantization",
     "dequantize": "quantization",
@@ -69,9 +71,11 @@ _LAZY = {
     "post_training_quantize": "post_training",
     "tflite_int8": "post_training",
     # distillation
+    "DistillationConfig": "distillation",
     "DistillationModel": "distillation",
     "precompute_teacher_logits": "distillation",
     "seed_distillation": "distillation",
+    "teacher_logits_dataset": "distillation",
 }
 
 

@@ -52,6 +52,11 @@ import time
 
 import numpy as np
 
+from deltasparse.compression import post_training as post_training_module
+from deltasparse.compression import pruning as pruning_module
+from deltasparse.compression import quantization as quantization_module
+from deltasparse.compression import thinning as thinning_module
+from deltasparse.compression.report import compression_report
 from deltasparse.experiment import clip3d_experiments as clip3d
 from deltasparse.experiment.errors import ConfigurationError
 from deltasparse.experiment.observers import plain
@@ -290,29 +295,21 @@ def build_model(config, architecture, num_classes):
 
 
 def measure_model(model, input_shape, repeats=10):
-    """Size, counted MACs and measured speed of one model.
-
-    Through `deltasparse.compression.report.compression_report` (batch 1
-    timed) when that module is installed; otherwise the same figures are
-    measured here, without `nonzero_macs` and `bytes_gzip_weights` (None).
+    """Size, counted MACs and measured speed of one model
+    (`deltasparse.compression.compression_report`, batch 1 timed).
 
     Args:
         model: a built Keras model.
         input_shape: `(1, clip_length, height, width, 3)`.
-        repeats: int, timed batch-1 `predict_on_batch` calls (after 2
-            warm-ups).
+        repeats: int, timed batch-1 calls (after warm-up).
 
     Returns:
         `(figures, report)`: figures is a dict of `parameters`,
         `nonzero_parameters` (every weight tensor), `macs` (counted, zeros
         included), `nonzero_macs` (scaled by kernel density, counted),
         `bytes_keras`, `bytes_gzip_weights`, `ms_per_clip` (median);
-        report the `CompressionReport` or None.
+        report the `CompressionReport`.
     """
-    try:
-        from deltasparse.compression.report import compression_report
-    except ImportError:
-        return _measure_here(model, input_shape, repeats), None
     report = compression_report(model, tuple(input_shape[1:]),
                                 timing_repeats=int(repeats),
                                 batch_sizes=(1,))
@@ -323,35 +320,6 @@ def measure_model(model, input_shape, repeats=10):
             "bytes_keras": int(report.keras_bytes),
             "bytes_gzip_weights": int(report.gzip_weights_bytes),
             "ms_per_clip": float(report.milliseconds_per_clip(1))}, report
-
-
-def _measure_here(model, input_shape, repeats):
-    import tempfile
-
-    import keras
-
-    from deltasparse.evaluation import count_macs
-
-    values = [keras.ops.convert_to_numpy(w) for w in model.weights]
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "measured.keras")
-        model.save(path)
-        size = os.path.getsize(path)
-    clip = np.zeros(input_shape, "float32")
-    for _ in range(2):
-        model.predict_on_batch(clip)
-    times = []
-    for _ in range(int(repeats)):
-        start = time.perf_counter()
-        model.predict_on_batch(clip)
-        times.append(time.perf_counter() - start)
-    return {"parameters": int(sum(v.size for v in values)),
-            "nonzero_parameters": int(sum(np.count_nonzero(v)
-                                          for v in values)),
-            "macs": int(count_macs(model, input_shape).total),
-            "nonzero_macs": None, "bytes_keras": int(size),
-            "bytes_gzip_weights": None,
-            "ms_per_clip": float(np.median(times) * 1e3)}
 
 
 def _video_figures(model, data, config):
@@ -366,18 +334,6 @@ def _video_figures(model, data, config):
 # --------------------------------------------------------------------------
 # The five methods: model -> (model to fine-tune, callbacks, finish)
 # --------------------------------------------------------------------------
-
-
-def _needs(module, method):
-    import importlib
-
-    try:
-        return importlib.import_module(f"deltasparse.compression.{module}")
-    except ImportError as err:
-        raise ConfigurationError(
-            f"`method={method!r}` needs deltasparse.compression.{module}, "
-            f"which is not installed in this checkout ({err}). "
-            f"Received: method={method!r}") from None
 
 
 class Compression:
@@ -401,28 +357,26 @@ class Compression:
 
 
 def apply_prune(config, model, data, folder):
-    pruning = _needs("pruning", "prune")
     if config["pruning_schedule"] == "seed":
-        sparsity = pruning.seed_element_pruning()
+        sparsity = pruning_module.seed_element_pruning()
     else:
-        sparsity = pruning.uniform_element_pruning(config["sparsity"])
-    masks = pruning.MagnitudePruning(model, sparsity)
+        sparsity = pruning_module.uniform_element_pruning(config["sparsity"])
+    masks = pruning_module.MagnitudePruning(model, sparsity)
     masks.update(0, 0)  # one-shot at epoch 0, also with 0 fine-tune epochs
     masks.apply()
-    return Compression(model, [pruning.PruningCallback(masks)],
+    return Compression(model, [pruning_module.PruningCallback(masks)],
                        finish=lambda m: masks.strip(),
                        info={"sparsity_by_weight": masks.sparsity_by_weight()})
 
 
 def apply_filter_prune(config, model, data, folder):
-    thinning = _needs("thinning", "filter_prune")
-    plan = thinning.plan_filter_pruning(model, fraction=config["fraction"])
-    thinned = thinning.thin_model(model, plan)
+    plan = thinning_module.plan_filter_pruning(model, fraction=config["fraction"])
+    thinned = thinning_module.thin_model(model, plan)
     return Compression(thinned, info={"skipped": dict(plan.skipped)})
 
 
-def _quantization_config(config, quantization):
-    return quantization.QuantizationConfig(
+def _quantization_config(config):
+    return quantization_module.QuantizationConfig(
         weight_bits=config["weight_bits"],
         activation_bits=config["activation_bits"],
         weight_symmetric=config["symmetric"],
@@ -431,9 +385,8 @@ def _quantization_config(config, quantization):
 
 
 def apply_qat(config, model, data, folder):
-    quantization = _needs("quantization", "qat")
-    return Compression(quantization.quantize_model(
-        model, _quantization_config(config, quantization)))
+    return Compression(quantization_module.quantize_model(
+        model, _quantization_config(config)))
 
 
 def representative_clips(config, data):
@@ -450,17 +403,16 @@ def representative_clips(config, data):
 
 
 def apply_ptq(config, model, data, folder):
-    post_training = _needs("post_training", "ptq")
     clips = representative_clips(config, data)
     info = {}
     if config["tflite"]:
         path = os.path.join(folder, "model_int8.tflite")
         import dataclasses
 
-        result = post_training.tflite_int8(model, clips, path)
+        result = post_training_module.tflite_int8(model, clips, path)
         info["tflite"] = plain(dataclasses.asdict(result)
                                if dataclasses.is_dataclass(result) else result)
-    quantized = post_training.post_training_quantize(
+    quantized = post_training_module.post_training_quantize(
         model, clips, weight_bits=config["weight_bits"],
         activation_bits=config["activation_bits"])
     return Compression(quantized, info=info)
@@ -635,7 +587,10 @@ def compress(config, run, log, experiment):
         _timed(run, "finetune", start)
         out.update(record_fit(
             dict(config, epochs=epochs), run, tuned, fit, ckpt_dir,
-            figures=("loss", "accuracy", "val_loss", "val_accuracy")))
+            figures=("loss", "accuracy", "val_loss", "val_accuracy"),
+            # The compressed model is the run's model.keras; the fine-tuned
+            # weights (with the teacher for kd) stay in the checkpoints.
+            weight_artifacts=False))
     compressed = compression.finish(tuned)
     clip3d._compile(config, compressed)
     run.info["compression"] = plain(compression.info)

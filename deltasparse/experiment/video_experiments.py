@@ -962,10 +962,12 @@ def train(config, run, log, experiment, architecture, sparsity):
 
 
 def record_fit(config, run, model, fit, ckpt_dir,
-               figures=("loss", "accuracy", "val_loss", "val_accuracy")):
+               figures=("loss", "accuracy", "val_loss", "val_accuracy"),
+               weight_artifacts=True):
     """What every video training run records after its fit: the resume
-    point, the last/best weights as artifacts and the last epoch's
-    `figures`; loads the best weights when `eval_weights='best'`.
+    point, the last/best weights as artifacts (copies in the run folder;
+    `weight_artifacts=False` leaves them in `ckpt_dir` only) and the last
+    epoch's `figures`; loads the best weights when `eval_weights='best'`.
 
     Returns:
         dict of `last_epoch.<figure>`, `epochs` and `resumed_from_epoch`.
@@ -976,7 +978,7 @@ def record_fit(config, run, model, fit, ckpt_dir,
         print(f"Resumed after epoch {fit.resumed_from_epoch} from {ckpt_dir}")
     for name, path in (("last.weights.h5", fit.last_weights_path),
                        ("best.weights.h5", fit.best_weights_path)):
-        if path and os.path.isfile(path):
+        if weight_artifacts and path and os.path.isfile(path):
             run.add_artifact(path, name=name)
     out = {f"last_epoch.{k}": float(v[-1]) for k, v in fit.history.items()
            if k in figures and v}

@@ -1,5 +1,8 @@
 """Pure tensor functions written with `keras.ops` only (any Keras backend)."""
 
+from deltasparse.ops.distillation import distillation_loss
+from deltasparse.ops.distillation import log_probabilities
+from deltasparse.ops.distillation import soft_target_divergence
 from deltasparse.ops.fake_quantization import ema_update
 from deltasparse.ops.fake_quantization import fake_quantize
 from deltasparse.ops.fake_quantization import quantization_range
@@ -18,6 +21,7 @@ from deltasparse.ops.quantize import quantize
 __all__ = [
     "cumsum",
     "diff",
+    "distillation_loss",
     "ema_update",
     "fake_quantize",
     "filter_mask",
@@ -25,9 +29,11 @@ __all__ = [
     "group_norms",
     "ksparse",
     "kron",
+    "log_probabilities",
     "magnitude_mask",
     "n_p",
     "num_pruned",
     "quantization_range",
     "quantize",
+    "soft_target_divergence",
 ]
