@@ -6,7 +6,8 @@
 - per weight: parameters, non-zero parameters, sparsity (fraction of
   zeros); totals over every weight (trainable or not, as
   `model.count_params()`);
-- bytes on disk of the `.keras` file and of the weights file
+- bytes on disk of the `.keras` file (without the optimizer state) and
+  of the weights file
   (`.weights.h5`) compressed with gzip (level 9): the zeros of an
   element-wise pruned model only shrink the compressed file, a thinned
   model shrinks both;
@@ -192,9 +193,17 @@ def _kernel_density(layer):
 
 
 def _file_sizes(model):
+    """Bytes of the model's `.keras` file WITHOUT its optimizer state (a
+    compiled Adam model would otherwise weigh 3x its weights) and of its
+    gzip-compressed weights."""
     with tempfile.TemporaryDirectory() as folder:
         keras_path = os.path.join(folder, "model.keras")
-        model.save(keras_path)
+        optimizer = getattr(model, "optimizer", None)
+        model.optimizer = None
+        try:
+            model.save(keras_path)
+        finally:
+            model.optimizer = optimizer
         weights_path = os.path.join(folder, "model.weights.h5")
         model.save_weights(weights_path)
         with open(weights_path, "rb") as handle:

@@ -139,3 +139,16 @@ def test_errors():
         compression_report(model, CLIP, batch_sizes=(0,))
     with pytest.raises(ValueError, match="`before` must be a Compression"):
         compare_reports("report.json", hand_report("a", 1, {}))
+
+
+def test_file_size_leaves_the_optimizer_state_out():
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256)])
+    plain = compression_report(model, (64,), timing_repeats=1,
+                               batch_sizes=(1,)).keras_bytes
+    model.compile(keras.optimizers.Adam(), "mse")
+    model.fit(np.zeros((2, 64)), np.zeros((2, 256)), verbose=0)
+    trained = compression_report(model, (64,), timing_repeats=1,
+                                 batch_sizes=(1,)).keras_bytes
+    # Adam's two moments would triple the file: it stays the same size.
+    assert abs(trained - plain) < 0.05 * plain
+    assert model.optimizer is not None and model.optimizer.iterations > 0
