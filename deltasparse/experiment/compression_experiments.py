@@ -89,6 +89,8 @@ COMPRESSION_KEYS = ("method", "weights", "train_base", "base_cache",
                     "tflite", "student", "student_weights", "temperature",
                     "distill_weight", "student_weight", "num_training_clips",
                     "timing_repeats", "resume", "run_name", "final_evaluation",
+                    "sensitivity_sparsities", "sensitivity_weights",
+                    "sensitivity_kind",
                     "eval_weights", "verbose", "run_eagerly")
 
 
@@ -116,6 +118,10 @@ def compression_config():
     student_weight = 0.3  # kd: hard-label weight (--kd_student_wt)
     num_training_clips = 1000  # kd: random training clips per epoch; None = all
     timing_repeats = 10  # batch-1 forward passes timed (median)
+    # `sensitivity` command (the seed's model-sensitivity.py): prune one weight at a time
+    sensitivity_sparsities = [round(0.1 * i, 1) for i in range(10)]  # the grid
+    sensitivity_weights = None  # weight paths / layer names / fnmatch patterns; None = all
+    sensitivity_kind = "element"  # 'element' (magnitude) or 'filter' (L1-ranked filters)
 
 
 def prune():
@@ -153,7 +159,10 @@ def kd():
 DEMO = dict(clip3d.DEMO, architecture="resnet3d_18", train_base=True,
             epochs=6, student="resnet3d_10", timing_repeats=5,
             finetune_epochs={"prune": 2, "filter_prune": 2, "qat": 1,
-                             "ptq": 0, "kd": 3})
+                             "ptq": 0, "kd": 3},
+            sensitivity_sparsities=[0.0, 0.3, 0.6, 0.9],
+            sensitivity_weights=["conv1_conv", "conv3_block1_1_conv",
+                                 "conv5_block2_2_conv", "classifier"])
 """The `demo` named config: the 3-D `DEMO` plus a cached 6-epoch base."""
 
 NAMED_CONFIGS = {"prune": prune, "filter_prune": filter_prune, "qat": qat,
@@ -182,7 +191,13 @@ def add_compression_experiment(ex, architecture="resnet3d_18", **demo):
         """Compresses the model, fine-tunes it, records before/after."""
         return compress(_config, _run, _log, name)
 
+    def sensitivity(_config, _run, _log):
+        """Top-1/top-5/loss with each weight alone pruned: sensitivity.csv
+        and one PNG per layer group in the run folder."""
+        return sensitivity_sweep(_config, _run, _log, name)
+
     ex.main(main)
+    ex.command(sensitivity)
     return ex
 
 
@@ -212,14 +227,27 @@ def _check_bits(name, value, allow_none):
             f"{name}={value!r}")
 
 
-def check_compression_config(config):
+def check_compression_config(config, command="main"):
     """Checks the compression keys (and the clip3d ones); a plain dict.
+
+    `command="sensitivity"` needs no `method`.
 
     Raises:
         ConfigurationError: naming the first wrong key.
     """
     config = clip3d.check_clip3d_config(config)
     method = config["method"]
+    if command == "sensitivity":
+        check_choice("sensitivity_kind", config["sensitivity_kind"],
+                     ("element", "filter"))
+        grid = config["sensitivity_sparsities"]
+        if (not isinstance(grid, (list, tuple)) or not grid or not all(
+                isinstance(v, (int, float)) and 0 <= v <= 1 for v in grid)):
+            raise ConfigurationError(
+                "`sensitivity_sparsities` must be a non-empty list of "
+                f"fractions in [0, 1]. Received: sensitivity_sparsities="
+                f"{grid!r}")
+        method = "prune"  # the remaining checks as for a pruning run
     if method not in METHODS:
         raise ConfigurationError(
             f"`method` must be one of {list(METHODS)}: pick one with a named "
@@ -447,6 +475,48 @@ APPLY = {"prune": apply_prune, "filter_prune": apply_filter_prune,
 # --------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------
+
+
+def sensitivity_sweep(config, run, log, experiment):
+    """The `sensitivity` command: the base model (`weights`, or the demo's
+    cached base) with each prunable weight alone pruned to every sparsity
+    of `sensitivity_sparsities`, evaluated on the centre clip of every test
+    video (`deltasparse.compression.sensitivity_analysis`); resumable: a
+    rerun with `run_name` skips the rows already in its CSV.
+
+    Returns:
+        dict: `rows`, `weights`, `sparsities`, `kind`, `csv`.
+    """
+    from deltasparse.compression.sensitivity import keras_evaluate
+    from deltasparse.compression.sensitivity import sensitivity_analysis
+
+    config = check_compression_config(config, command="sensitivity")
+    if config.get("seed") is not None:
+        set_global_seed(config["seed"])
+    data = _data(config, run, log)
+    model = _base_model(config, run, log, experiment, data)
+    output_dir = run_directory(run)
+    if config.get("run_name"):
+        output_dir = os.path.join(checkpoint_directory(experiment, config),
+                                  "sensitivity")
+    try:
+        rows = sensitivity_analysis(
+            model, keras_evaluate(data.validation(
+                config["val_clips"], config["eval_batch_size"])),
+            sparsities=tuple(float(v) for v in
+                             config["sensitivity_sparsities"]),
+            weights=config["sensitivity_weights"],
+            kind=config["sensitivity_kind"], output_dir=output_dir)
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from None
+    for name in sorted(os.listdir(output_dir)):
+        if name == "sensitivity.csv" or (name.startswith("sensitivity_")
+                                         and name.endswith(".png")):
+            run.add_artifact(os.path.join(output_dir, name), name=name)
+    return {"rows": len(rows), "kind": config["sensitivity_kind"],
+            "weights": len({row["parameter"] for row in rows}),
+            "sparsities": len(config["sensitivity_sparsities"]),
+            "csv": os.path.join(output_dir, "sensitivity.csv")}
 
 
 def _data(config, run, log):

@@ -212,3 +212,24 @@ def test_build_model_takes_3d_and_per_frame_presets():
     assert per_frame.output_shape == (None, 3)
     assert "mobilenet_baseline" in glue.list_architectures()
     assert "resnet3d_101" in glue.list_architectures()
+
+
+def test_tiny_sensitivity_command_writes_the_seed_csv(tiny_root, tiny_preset,
+                                                      tmp_path, monkeypatch):
+    script = load_script("ucf_compress", tmp_path, monkeypatch)
+    weight = "classifier"
+    updates = tiny_updates(tiny_root, "prune", sensitivity_sparsities=[
+        0.0, 0.5], sensitivity_weights=[weight])
+    run = script.ex.run("sensitivity", named_configs=["demo"],
+                        config_updates=updates)
+    assert run.status == "COMPLETED"
+    assert run.result["rows"] == 2 and run.result["weights"] == 1
+    with open(run.result["csv"]) as handle:
+        lines = handle.read().splitlines()
+    assert lines[0] == "parameter,sparsity,top1,top5,loss"
+    assert len(lines) == 3 and all(line.split(",")[0].startswith(weight)
+                                   for line in lines[1:])
+    bad = dict(updates, sensitivity_sparsities=[1.5])
+    with pytest.raises(ConfigurationError, match="sensitivity_sparsities"):
+        script.ex.run("sensitivity", named_configs=["demo"],
+                      config_updates=bad)
