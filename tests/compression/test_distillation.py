@@ -3,10 +3,7 @@ against a NumPy reference, the frozen teacher, precomputed logits (atomic,
 resumable), the Trainer, saving the student alone, the seed preset, and one
 JAX run in a subprocess."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,9 +14,8 @@ from deltasparse.compression.distillation import DistillationModel
 from deltasparse.compression.distillation import precompute_teacher_logits
 from deltasparse.compression.distillation import seed_distillation
 from deltasparse.compression.distillation import teacher_logits_dataset
+from deltasparse.testing.subprocess_backend import run_on_backend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 CLIP = (4, 8, 8, 3)
 CLASSES = 3
 
@@ -294,14 +290,7 @@ print(json.dumps({
 
 
 def test_jax_distillation_trains_three_steps():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(
-                   [ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=ROOT,
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_on_backend("jax", JAX_SCRIPT)
     assert result["backend"] == "jax" and result["steps"] == 3
     assert result["teacher_same"] and result["student_changed"]
     np.testing.assert_allclose(result["loss"], result["want"], rtol=1e-5)

@@ -6,8 +6,6 @@ resume, strip, presets and the per-layer CSV; and one JAX subprocess run
 import json
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -23,9 +21,8 @@ from deltasparse.compression.schedules import ConstantSparsity
 from deltasparse.compression.schedules import OneShotSparsity
 from deltasparse.compression.schedules import PolynomialSparsity
 from deltasparse.layers.convolution import DepthwiseConv3D
+from deltasparse.testing.subprocess_backend import run_on_backend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 
 def expected_zeros(sparsity, size):
@@ -375,14 +372,7 @@ def backend_run():
 
 
 def test_jax_fit_keeps_masked_weights_exactly_zero():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(
-                   [ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.compression.test_pruning"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_on_backend("jax", module="tests.compression.test_pruning")
     assert result["backend"] == "jax"
     assert result["step"] == 2
     assert set(result["zeros"]) == {"conv1_conv/kernel", "conv1_bn/gamma",

@@ -3,10 +3,7 @@
 layers are replaced, weights kept, training), `export_float` and
 `dequantize`, `.keras` round trip, and QAT training on JAX (subprocess)."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -25,9 +22,8 @@ from deltasparse.layers.quantization import QuantizedDepthwiseConv3D
 from deltasparse.layers.quantization import WeightQuantization
 from deltasparse.models.video_classifier import VideoClassifier
 from deltasparse.testing import TestCase
+from deltasparse.testing.subprocess_backend import run_on_backend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 
 def tiny_model():
@@ -226,14 +222,7 @@ print(json.dumps({
 
 
 def test_qat_trains_three_steps_on_jax():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(
-                   [ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=ROOT,
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_on_backend("jax", JAX_SCRIPT)
     assert result["backend"] == "jax"
     assert np.isfinite(result["loss"][0])
     assert result["steps"] == 3.0

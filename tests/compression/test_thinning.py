@@ -2,9 +2,6 @@
 layers, and thinned == zeroed outputs on residual 3-D models."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -20,9 +17,8 @@ from deltasparse.models.resnet3d.resnet3d_blocks import apply_bottleneck_block
 from deltasparse.models.resnet3d.resnet3d_blocks import batch_norm
 from deltasparse.models.resnet3d.resnet3d_blocks import conv3d
 from deltasparse.models.video_classifier import VideoClassifier
+from deltasparse.testing.subprocess_backend import run_on_backend
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 CLIP = (4, 32, 32, 3)
 
 
@@ -333,14 +329,7 @@ print(json.dumps({"backend": keras.backend.backend(),
 
 
 def test_thinning_end_to_end_on_jax():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(
-                   [ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=ROOT,
-                          env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_on_backend("jax", JAX_SCRIPT)
     assert result["backend"] == "jax"
     assert result["difference"] < 1e-5
     assert sorted(result["kept"]) == ["conv1", "conv2"]

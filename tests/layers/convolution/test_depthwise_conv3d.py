@@ -1,10 +1,7 @@
 """Tests of `DepthwiseConv3D` against `Conv3D(groups=C)` and a per-channel
 NumPy correlation (values, gradients, serialization, dynamic time, JAX)."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,9 +10,7 @@ from absl.testing import parameterized
 from deltasparse.evaluation import count_macs
 from deltasparse.layers import DepthwiseConv3D
 from deltasparse.testing import TestCase
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+from deltasparse.testing.subprocess_backend import run_on_backend
 
 
 def numpy_depthwise_conv3d(x, kernel, strides, padding, bias=None):
@@ -266,14 +261,7 @@ class DepthwiseConv3DJaxTest(TestCase):
             self.skipTest("already on JAX: the tests above cover it")
         # The backend is fixed at import time: JAX runs in its own process
         # (the JAX job also runs the tests above with KERAS_BACKEND=jax).
-        env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONPATH=os.pathsep.join(
-                       [ROOT, os.environ.get("PYTHONPATH", "")]))
-        proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], cwd=ROOT,
-                              env=env, capture_output=True, text=True,
-                              timeout=300)
-        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = run_on_backend("jax", JAX_SCRIPT)
         self.assertEqual(result["backend"], "jax")
         self.assertEqual(result["shape"], [2, 4, 5, 5, 3])
         self.assertLess(result["error"], 1e-5)
