@@ -443,7 +443,11 @@ def apply_ptq(config, model, data, folder):
     quantized = post_training_module.post_training_quantize(
         model, clips, weight_bits=config["weight_bits"],
         activation_bits=config["activation_bits"])
-    return Compression(quantized, info=info)
+    # Weight-only: stock layers holding the quantized kernels (the same
+    # outputs, without re-quantizing the kernels in every forward pass).
+    finish = (quantization_module.export_float
+              if config["activation_bits"] is None else None)
+    return Compression(quantized, finish=finish, info=info)
 
 
 def apply_kd(config, model, data, folder):

@@ -202,6 +202,12 @@ def test_tiny_method_glue(method, tiny_root, tiny_preset, tmp_path,
             "before.nonzero_parameters"]
     if method == "filter_prune":
         assert result["after.parameters"] <= result["before.parameters"]
+    if method in ("qat", "ptq"):  # ptq is weight-only: stock layers
+        saved = keras.saving.load_model(os.path.join(
+            observers.run_directory(run), "model.keras"))
+        quantized = [layer.name for layer in saved.layers
+                     if type(layer).__name__.startswith("Quantized")]
+        assert bool(quantized) == (method == "qat"), quantized
 
 
 def test_build_model_takes_3d_and_per_frame_presets():
