@@ -277,6 +277,19 @@ def builtin_pooling(model):
     return clone
 
 
+def _with_static_input(model, shape):
+    """A flat copy of `model` on an input of `shape` (its weights copied
+    layer by layer, by name)."""
+    originals = {layer.name: layer for layer in model._flatten_layers(
+        include_self=False, recursive=True)}
+    copy = keras.models.clone_model(model, input_tensors=keras.Input(shape),
+                                    recursive=True)
+    for layer in copy.layers:
+        if layer.weights:
+            layer.set_weights(originals[layer.name].get_weights())
+    return copy
+
+
 @dataclasses.dataclass
 class TFLiteInt8Result:
     """What `tflite_int8` wrote.
@@ -358,6 +371,11 @@ def tflite_int8(model, representative_clips, path):
            for layer in model._flatten_layers(include_self=False,
                                               recursive=True)):
         model = export_float(model)
+    if None in tuple(model.input_shape[1:]):
+        # A free clip length (the 3-D presets' default) hides the pooling
+        # windows' shapes from `builtin_pooling`: the same layers on a
+        # static input of the clips' shape.
+        model = _with_static_input(model, clips.shape[1:])
     model = builtin_pooling(model)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -111,10 +111,10 @@ class PostTrainingQuantizeTest(TestCase):
         self.assertAllClose(outputs, reference, atol=0.1)
 
 
-def pooling_model():
+def pooling_model(clip_length=4):
     """Conv3D -> MaxPooling3D (a resnet3d stem) -> strided 1x1x1 average
     pool (shortcut A) -> Dense."""
-    inputs = keras.Input((4, 16, 16, 3), name="frames")
+    inputs = keras.Input((clip_length, 16, 16, 3), name="frames")
     x = keras.layers.Conv3D(4, 3, activation="relu", name="conv3d")(inputs)
     x = keras.layers.MaxPooling3D((2, 3, 3), strides=2, name="max")(x)
     x = keras.layers.AveragePooling3D(1, strides=(1, 2, 2), name="avg")(x)
@@ -153,3 +153,15 @@ class TFLiteInt8Test(TestCase):
         self.assertIn("MAX_POOL_2D", result.op_counts)
         with self.assertRaisesRegex(ValueError, "`representative_clips`"):
             tflite_int8(model, clips(2), path)
+
+    def test_free_clip_length_converts_on_the_clips_shape(self):
+        # The 3-D presets leave the clip length free; their pooling is
+        # still rewritten (on the representative clips' shape).
+        self.skip_unless_backend("tensorflow", reason="TFLite conversion")
+        model = pooling_model(clip_length=None)
+        path = os.path.join(self.get_temp_dir(), "free_int8.tflite")
+        result = tflite_int8(model, clips(4, shape=(4, 16, 16, 3)), path)
+        self.assertEqual(result.ops_set, "TFLITE_BUILTINS")
+        self.assertEqual(result.flex_ops, [])
+        self.assertIn("MAX_POOL_2D", result.op_counts)
+        self.assertEqual(model.input_shape[1], None)  # left unchanged
