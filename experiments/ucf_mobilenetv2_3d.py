@@ -16,9 +16,9 @@ from deltasparse.experiment.clip3d_experiments import add_clip3d_experiment
 ex = add_clip3d_experiment(make_experiment("ucf_mobilenetv2_3d"), "mobilenetv2_3d_1.0x")
 
 # Synthetic actions, 4-frame 32x32 centre-scale crops, Adam 1e-3, from
-# scratch, 12 epochs: 3.5 min on 2 CPU cores (DepthwiseConv3D), video
-# accuracy at chance (10-15 %); 64x64 with batch 16 did not learn in 8
-# epochs either. Not yet a working demo (issue 10 stays open).
+# scratch, 12 epochs: 4.3 min on 2 CPU cores (DepthwiseConv3D), video
+# accuracy 14.6 % (chance 12.5 %): not a working demo yet; 64x64 with
+# batch 16 did not learn in 8 epochs either.
 add_clip3d_demo(ex, epochs=12, lr=1e-3)
 
 if __name__ == "__main__":
