@@ -155,12 +155,11 @@ def count_macs(model, input_shape):
 
     Example:
     >>> model = keras.Sequential([keras.Input((8, 8, 3)),
-    ...                           keras.layers.Conv2D(4, 3, padding="same"),
-    ...                           keras.layers.Flatten(),
-    ...                           keras.layers.Dense(2)])
+    ...     keras.layers.Conv2D(4, 3, padding="same", name="conv"),
+    ...     keras.layers.Flatten(), keras.layers.Dense(2, name="fc")])
     >>> count = count_macs(model, (1, 8, 8, 3))
     >>> count.per_layer
-    {'conv2d': 6912, 'dense': 512}
+    {'conv': 6912, 'fc': 512}
     """
     if not isinstance(input_shape, (tuple, list)) or not input_shape or any(
             isinstance(d, bool) or not isinstance(d, (int, np.integer))
