@@ -10,6 +10,7 @@ from deltasparse.layers.quantization import QuantizedDepthwiseConv3D
 from deltasparse.layers.quantization import WeightQuantization
 from deltasparse.layers.rnn.conv_minimal_rnn import ConvMinimalRNN2D
 from deltasparse.layers.rnn.conv_minimal_rnn import ConvMinimalRNN2DCell
+from deltasparse.layers.spatial.patch_crop import PatchCrop
 from deltasparse.layers.sparsity.delta_activation import DeltaActivation
 from deltasparse.layers.sparsity.group_ksparse import GroupKSparse
 from deltasparse.layers.sparsity.ksparse import KSparse
@@ -29,6 +30,7 @@ __all__ = [
     "GroupKSparse",
     "KSparse",
     "L1ActivityRegularizer",
+    "PatchCrop",
     "QuantizedConv2D",
     "QuantizedConv3D",
     "QuantizedDense",
