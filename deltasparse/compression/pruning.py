@@ -38,6 +38,7 @@ import numpy as np
 from deltasparse.compression import schedules as schedules_module
 from deltasparse.compression.schedules import OneShotSparsity
 from deltasparse.ops.pruning import magnitude_mask
+from deltasparse.training.checkpoints import write_bytes_atomic
 
 #: Weight kinds a `sparsity` mapping may name instead of layer patterns.
 KINDS = ("conv", "dense", "batch_norm")
@@ -211,21 +212,6 @@ def _to_numpy(value):
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
-def _atomic_write(path, data):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 class MagnitudePruning:
     """Element-wise magnitude pruning of a model's weights, with masks.
 
@@ -360,7 +346,7 @@ class MagnitudePruning:
         arrays["frozen"] = np.asarray(sorted(self._frozen), dtype=str)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        return _atomic_write(path, buffer.getvalue())
+        return write_bytes_atomic(path, buffer.getvalue())
 
     def load(self, path):
         """Restores what `save` wrote and applies the masks.

@@ -24,12 +24,12 @@ import re
 import keras
 import numpy as np
 
-from deltasparse.compression.pruning import _atomic_write
 from deltasparse.compression.pruning import _matches
 from deltasparse.compression.pruning import _to_numpy
 from deltasparse.compression.pruning import prunable_weights
 from deltasparse.ops.pruning import filter_mask
 from deltasparse.ops.pruning import magnitude_mask
+from deltasparse.training.checkpoints import write_bytes_atomic
 
 #: The columns of `sensitivity.csv`, in order.
 COLUMNS = ("parameter", "sparsity", "top1", "top5", "loss")
@@ -104,7 +104,7 @@ def _write_csv(path, rows):
         writer.writerow({key: (row[key] if key == "parameter"
                                else repr(float(row[key])))
                          for key in COLUMNS})
-    return _atomic_write(path, text.getvalue().encode())
+    return write_bytes_atomic(path, text.getvalue().encode())
 
 
 def _plot_groups(rows, output_dir, group_by):
@@ -137,7 +137,7 @@ def _plot_groups(rows, output_dir, group_by):
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", group)
-        paths.append(_atomic_write(
+        paths.append(write_bytes_atomic(
             os.path.join(output_dir, f"sensitivity_{safe}.png"),
             buffer.getvalue()))
     return paths

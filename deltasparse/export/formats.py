@@ -58,6 +58,7 @@ from deltasparse.export.tflite_inspection import TFLiteRunner
 from deltasparse.export.tflite_inspection import flex_ops
 from deltasparse.export.tflite_inspection import float_ops
 from deltasparse.models.sparsity_slots import sparsity_statistics_disabled
+from deltasparse.training.checkpoints import write_bytes_atomic
 from deltasparse.training.checkpoints import write_json_atomic
 
 FORMATS = ("keras", "saved_model", "tflite_float32", "tflite_dynamic_range",
@@ -345,13 +346,6 @@ def _size(path):
     return os.path.getsize(path)
 
 
-def _write_bytes_atomic(path, content):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as handle:
-        handle.write(content)
-    os.replace(tmp, path)
-
-
 def _random_clips(shape, preprocessing, seed):
     """Random frames in [0, 255], preprocessed like the model's data."""
     from deltasparse.data.video.augment import preprocess
@@ -421,7 +415,7 @@ def _export_one(fmt, model, output_dir, context):
     content, ops_set, builtins_error = convert_tflite(
         context["saved_model_dir"](), fmt, context["representative_clips"],
         context["int8_io"], context["representative_clips"][0])
-    _write_bytes_atomic(path, content)
+    write_bytes_atomic(path, content)
     extra = {"ops_set": ops_set, "builtins_error": builtins_error,
              "flex_ops": flex_ops(path)}
     if fmt == "tflite_int8":

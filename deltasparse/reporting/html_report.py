@@ -34,6 +34,7 @@ from deltasparse.reporting.runs import display_name
 from deltasparse.reporting.runs import is_number
 from deltasparse.reporting.runs import run_files
 from deltasparse.reporting.runs import summary_columns
+from deltasparse.training.checkpoints import write_bytes_atomic
 
 MAX_EMBED_BYTES = 8 * 1024 * 1024
 """PNG artifacts larger than this are linked, not embedded."""
@@ -262,12 +263,4 @@ def write_html_report(table, path, columns=None, result_table=None,
     text = render_html(table, columns=columns, result_table=result_table,
                        title=title, base_dir=base, source=source,
                        max_panels=max_panels)
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return write_bytes_atomic(path, text.encode("utf-8"))

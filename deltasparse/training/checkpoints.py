@@ -79,6 +79,26 @@ def write_json_atomic(path, obj):
     _fsync_replace(tmp, path)
 
 
+def write_bytes_atomic(path, data):
+    """Writes `data` (bytes) to `path` through a per-process temp file
+    (its folder created if needed; no temp file is left behind).
+
+    Returns:
+        str, `path`.
+    """
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        _fsync_replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 def read_json(path, default=None):
     """Reads a JSON file; `default` when it does not exist."""
     if not os.path.isfile(path):
