@@ -148,13 +148,20 @@ class GroupedSGD(SGDWithDampening):
     wrong rate).
 
     Paths: by default `variable.path`, which in Keras 3 depends on how the
-    variable's network was built (see `layer_variable_paths`); a
+    variable's network was built (see `layer_variable_paths`): a
     `keras.applications` network passed in prebuilt has paths like
-    `Conv1/kernel`, WITHOUT its own name. Call
+    `Conv1/kernel`, WITHOUT its own name, unless it was built under
+    `keras.name_scope(<its name>)` (as the AdaFocusV2 presets do); layers
+    built in the model's first call get the model's name in front
+    (`ada_focus_v2/policy_network/...`), and a `.keras` load may add or drop
+    such prefixes. Unanchored patterns (`"policy_network"`, not
+    `"^policy_network"`) match all these forms. Alternatively call
     `optimizer.use_layer_paths(model)` before the first `fit` to match
-    against the layer-name paths of `model` instead (`glance_network/Conv1/
-    kernel` when the glance network is named `glance_network`).
-    `optimizer.variable_multipliers()` lists what each variable got.
+    against layer-name paths (`glance_network/Conv1/kernel` for a glance
+    network named `glance_network`), whatever the build; `load_model`
+    rebuilds the optimizer on `variable.path`, so call it again on the
+    loaded model's optimizer. `optimizer.variable_multipliers()` lists what
+    each variable got.
 
     AdaFocusV2 (`main_v2.py`, `get_optim_policies`): six groups, glance CNN
     and its auxiliary head 0.5x (`--global_lr_ratio`), policy 0.1x

@@ -347,6 +347,40 @@ def test_keras_file_round_trip_keeps_the_optimizer(tmp_path):
     np.testing.assert_array_equal(kernel.numpy(), before)
 
 
+def _scoped_network(name, units):
+    with keras.name_scope(name):  # as the AdaFocusV2 presets build theirs
+        return keras.Sequential([keras.Input((4,)),
+                                 keras.layers.Dense(units, name="fc")],
+                                name=name)
+
+
+def test_unanchored_patterns_on_scoped_networks_equal_layer_paths(tmp_path):
+    inputs = keras.Input((4,))
+    glance = _scoped_network("glance_network", 3)(inputs)
+    local = _scoped_network("local_network", 3)(inputs)
+    outputs = keras.layers.Dense(2, name="classifier")(
+        keras.layers.Concatenate()([glance, local]))
+    model = keras.Model(inputs, outputs, name="two_networks")
+    rules = {"glance_network": 0.5, "classifier": 5.0}
+    model.compile(optimizer=GroupedSGD(0.1, rules), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    groups = [m[1] for m in model.optimizer.variable_multipliers()]
+    bound = GroupedSGD(0.1, rules).use_layer_paths(model)
+    bound.build(model.trainable_variables)
+    assert groups == [m[1] for m in bound.variable_multipliers()] == [
+        0.5, 0.5, 1.0, 1.0, 5.0, 5.0]
+    # A Functional model reloaded from `.keras` rebuilds its inner networks
+    # outside their name scopes: Keras' paths lose the prefix (warning),
+    # the layer paths do not.
+    path = str(tmp_path / "two.keras")
+    model.save(path)
+    with pytest.warns(UserWarning, match="glance_network"):
+        loaded = keras.saving.load_model(path)
+    assert [v.path for v in loaded.trainable_variables][0] == "fc/kernel"
+    loaded.optimizer.use_layer_paths(loaded)
+    assert [m[1] for m in loaded.optimizer.variable_multipliers()] == groups
+
+
 def test_epoch_cosine_decay_values():
     lr0, epochs, steps_per_epoch = 0.002, 50, 3
     schedule = EpochCosineDecay(lr0, epochs, steps_per_epoch)
