@@ -536,6 +536,40 @@ def write_early_exit_curve(rows, folder, metric_name="mAP", title=None):
     return {"csv": csv_path, "png": png_path}
 
 
+def format_early_exit_curve(rows, metric_name="mAP"):
+    """The budget curve as a text table (one line per row), like the
+    `===EARLY EXIT===` listing the original prints.
+
+    Args:
+        rows: the list `early_exit_curve` returns.
+        metric_name: str, the metric's column title. Defaults to `"mAP"`.
+
+    Returns:
+        str: columns `p`, expected GFLOPs per video, the metric in percent
+        and the mean number of frames read.
+
+    Example:
+    >>> rows = [{"p": 1.0, "expected_gflops": 3.0, "metric": 0.5,
+    ...          "exit_fractions": [0.5, 0.5]},
+    ...         {"p": float("inf"), "expected_gflops": 4.0, "metric": 0.6,
+    ...          "exit_fractions": [0.0, 1.0]}]
+    >>> print(format_early_exit_curve(rows))
+        p  GFLOPs/video  mAP (%)  frames read
+      1.0         3.000    50.00         1.50
+      inf         4.000    60.00         2.00
+    """
+    rows, _ = _check_rows(rows)
+    lines = [f"{'p':>5}  {'GFLOPs/video':>12}  {metric_name + ' (%)':>7}  "
+             f"{'frames read':>11}"]
+    for row in rows:
+        frames = float(np.dot(np.arange(1, len(row["exit_fractions"]) + 1),
+                              row["exit_fractions"]))
+        lines.append(f"{row['p']:>5.1f}  {row['expected_gflops']:>12.3f}  "
+                     f"{100 * row['metric']:>7.2f}  {frames:>11.2f}")
+    return "\n".join(lines)
+
+
 __all__ = ["CRITERIA", "DEFAULT_P_VALUES", "METRICS", "apply_early_exit",
            "early_exit_curve", "exit_distribution", "exit_scores",
-           "fit_exit_thresholds", "write_early_exit_curve"]
+           "fit_exit_thresholds", "format_early_exit_curve",
+           "write_early_exit_curve"]

@@ -21,6 +21,7 @@ from deltasparse.evaluation.early_exit import early_exit_curve
 from deltasparse.evaluation.early_exit import exit_distribution
 from deltasparse.evaluation.early_exit import exit_scores
 from deltasparse.evaluation.early_exit import fit_exit_thresholds
+from deltasparse.evaluation.early_exit import format_early_exit_curve
 from deltasparse.evaluation.early_exit import write_early_exit_curve
 
 
@@ -306,3 +307,23 @@ def test_write_curve(tmp_path):
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_format_curve():
+    rng = np.random.default_rng(4)
+    rows = early_exit_curve(rng.normal(size=(30, 4, 3)),
+                            rng.normal(size=(10, 4, 3)),
+                            rng.integers(0, 3, 10), 2.0, metric="top1",
+                            p_values=[0.5, 3.9])
+    lines = format_early_exit_curve(rows, "top-1").splitlines()
+    assert lines[0].split() == ["p", "GFLOPs/video", "top-1", "(%)",
+                                "frames", "read"]
+    assert len(lines) == 4
+    for line, row in zip(lines[1:], rows):
+        p, gflops, metric, frames = (float(v) for v in line.split())
+        assert p == pytest.approx(row["p"])
+        assert gflops == pytest.approx(row["expected_gflops"], abs=1e-3)
+        assert metric == pytest.approx(100 * row["metric"], abs=1e-2)
+        # Frames read = GFLOPs / GFLOPs per frame.
+        assert frames == pytest.approx(row["expected_gflops"] / 2.0,
+                                       abs=1e-2)
