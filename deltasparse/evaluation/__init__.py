@@ -5,6 +5,13 @@ model itself, and the artifacts of an evaluation."""
 from deltasparse.evaluation.clips import evaluate_clips
 from deltasparse.evaluation.clips import layer_sparsity
 from deltasparse.evaluation.clips import plain_crossentropy
+from deltasparse.evaluation.early_exit import apply_early_exit
+from deltasparse.evaluation.early_exit import early_exit_curve
+from deltasparse.evaluation.early_exit import exit_distribution
+from deltasparse.evaluation.early_exit import exit_scores
+from deltasparse.evaluation.early_exit import fit_exit_thresholds
+from deltasparse.evaluation.early_exit import format_early_exit_curve
+from deltasparse.evaluation.early_exit import write_early_exit_curve
 from deltasparse.evaluation.flops import MacCount
 from deltasparse.evaluation.flops import count_macs
 from deltasparse.evaluation.metrics import aggregate_video_scores
@@ -23,6 +30,13 @@ from deltasparse.evaluation.videos import VideoEvaluation
 from deltasparse.evaluation.videos import evaluate_videos
 
 __all__ = [
+    "apply_early_exit",
+    "early_exit_curve",
+    "exit_distribution",
+    "exit_scores",
+    "fit_exit_thresholds",
+    "format_early_exit_curve",
+    "write_early_exit_curve",
     "MacCount",
     "VideoEvaluation",
     "aggregate_video_scores",

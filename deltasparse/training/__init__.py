@@ -8,6 +8,9 @@
 - `TimingCallback`, `ScalarLogger`: callbacks also usable with a plain
   `model.fit`.
 - `make_optimizer`: the paper SGD with legacy inverse-time decay.
+- `GroupedSGD`, `EpochCosineDecay`, `layer_variable_paths`: PyTorch SGD
+  with parameter groups (per-module learning-rate and weight-decay
+  multipliers) and a per-epoch cosine schedule.
 - `CheckpointLockedError`, `CheckpointLock`, `write_json_atomic`,
   `save_weights_atomic`: the checkpoint-folder primitives.
 """
@@ -24,6 +27,9 @@ from deltasparse.training.distribution import distribution_strategy
 from deltasparse.training.distribution import is_chief
 from deltasparse.training.distribution import prepare_for_strategy
 from deltasparse.training.optimizers import SGDWithDampening
+from deltasparse.training.parameter_groups import EpochCosineDecay
+from deltasparse.training.parameter_groups import GroupedSGD
+from deltasparse.training.parameter_groups import layer_variable_paths
 from deltasparse.training.optimizers import make_optimizer
 from deltasparse.training.plateau import ReduceLearningRateOnPlateau
 from deltasparse.training.trainer import Trainer
@@ -33,6 +39,8 @@ from deltasparse.training.trainer import epoch_seed
 __all__ = [
     "CheckpointLock",
     "CheckpointLockedError",
+    "EpochCosineDecay",
+    "GroupedSGD",
     "ScalarLogger",
     "TimingCallback",
     "Trainer",
@@ -40,6 +48,7 @@ __all__ = [
     "distribution_strategy",
     "epoch_seed",
     "is_chief",
+    "layer_variable_paths",
     "prepare_for_strategy",
     "SGDWithDampening",
     "ReduceLearningRateOnPlateau",
