@@ -246,3 +246,74 @@ def log_figures(log_fn, logs, step, prefix=""):
     for key, value in sorted(numeric_figures(logs).items()):
         name = f"{prefix}.{key}" if prefix else key
         log_fn(name, value, step)
+
+
+def periodic_epochs(epochs, every=5, last=10):
+    """The 1-based epochs a periodic evaluation runs at.
+
+    AdaFocusV2 (and TSN, TSM) evaluate every `every` epochs and at each of
+    the last `last` epochs: `{e : e % every == 0 or e > epochs - last}`.
+
+    >>> periodic_epochs(20, every=5, last=3)
+    [5, 10, 15, 18, 19, 20]
+    """
+    for name, value in (("epochs", epochs), ("every", every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an int >= 1. "
+                             f"Received: {name}={value!r}")
+    if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        raise ValueError(f"`last` must be an int >= 0. Received: last={last!r}")
+    return [e for e in range(1, epochs + 1)
+            if e % every == 0 or e > epochs - last]
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Adds figures of an evaluation function to the logs of chosen epochs.
+
+    Keras validates every `validation_freq` epochs on `model.evaluate`'s
+    own metrics; protocols that select the best checkpoint by a video
+    metric (mAP, video top-1) need a full evaluation instead, and only at
+    some epochs. At each epoch of `epochs` (1-based, e.g.
+    `periodic_epochs(50)`) this callback runs `evaluate(model)`, a function
+    returning a dict of figures, and writes them into the epoch logs as
+    `<prefix><name>`, before the `Trainer` reads them (so
+    `Trainer(monitor="val_map")` keeps the best evaluated epoch). At the
+    other epochs the same keys are NaN, which the `Trainer` never counts as
+    an improvement.
+
+    Args:
+        evaluate: callable `model -> dict[str, float]`.
+        epochs: iterable of 1-based epoch numbers.
+        keys: the figure names `evaluate` returns (logged as NaN at the
+            epochs without evaluation).
+        prefix: str put before every name. Defaults to `"val_"`.
+
+    Example:
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> callback = PeriodicEvaluation(lambda m: {"score": 1.0}, [2], ["score"])
+    >>> history = model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=2,
+    ...                     verbose=0, callbacks=[callback])
+    >>> [round(v, 1) if v == v else "nan" for v in history.history["val_score"]]
+    ['nan', 1.0]
+    """
+
+    def __init__(self, evaluate, epochs, keys, prefix="val_"):
+        super().__init__()
+        if not callable(evaluate):
+            raise ValueError("`evaluate` must be a callable model -> dict. "
+                             f"Received: evaluate={evaluate!r}")
+        self.evaluate = evaluate
+        self.epochs = {int(e) for e in epochs}
+        self.keys = [str(k) for k in keys]
+        self.prefix = str(prefix)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        figures = {}
+        if epoch + 1 in self.epochs:
+            figures = dict(self.evaluate(self.model))
+        for key in dict.fromkeys(self.keys + list(figures)):
+            logs[self.prefix + key] = float(figures.get(key, math.nan))
