@@ -80,7 +80,11 @@ _MEAN = 128.0  # mean grey level of every interior pattern
 
 
 def _pattern(name, height, width, phase, contrast):
-    """float32 `(height, width)` grey interior of class `name`, mean 128."""
+    """float32 `(height, width)` grey interior of class `name`, mean 128.
+
+    The levels are whole grey levels, so the stored 8-bit pixels keep the
+    mean exactly over every 2 x 2 block."""
+    contrast = float(np.rint(contrast))
     yy, xx = np.mgrid[0:height, 0:width]
     yy, xx = yy + phase[0], xx + phase[1]
     if name == "horizontal":
@@ -91,7 +95,7 @@ def _pattern(name, height, width, phase, contrast):
         on = (xx + yy) % 2 == 0
     elif name == "dots":  # 1 of 4 pixels bright: mean kept by the levels
         on = (xx % 2 == 0) & (yy % 2 == 0)
-        low = contrast / np.sqrt(3.0)
+        low = float(np.rint(contrast / np.sqrt(3.0)))
         return np.where(on, _MEAN + 3.0 * low, _MEAN - low).astype(np.float32)
     else:
         return np.full((height, width), _MEAN, np.float32)
@@ -158,8 +162,9 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
         object_size: int >= 6, the object's side (ring included).
             Defaults to 12.
         num_distractors: int >= 0, plain squares. Defaults to 3.
-        contrast: float in (0, 73], half the grey-level swing of the
-            stripes and checkerboard. Defaults to 48.
+        contrast: number in [1, 73], half the grey-level swing of the
+            stripes and checkerboard (rounded to a whole grey level).
+            Defaults to 48.
         noise: float >= 0, std of the per-frame Gaussian pixel noise.
             Defaults to 2.
         seed: int >= 0, the dataset seed. Defaults to 0.
@@ -225,9 +230,9 @@ def _check_geometry(frames, size, object_size, num_distractors, contrast,
         raise ValueError(
             "`object_size` must leave room to move: at most `size - 4` "
             f"({size - 4}). Received: object_size={object_size}")
-    if not 0 < float(contrast) <= (255 - _MEAN) / 3 * np.sqrt(3.0):
+    if not 1 <= float(contrast) <= 73:
         raise ValueError(
-            "`contrast` must be in (0, 73] so that every pattern stays in "
+            "`contrast` must be in [1, 73] so that every pattern stays in "
             f"[0, 255]. Received: contrast={contrast!r}")
     if float(noise) < 0:
         raise ValueError(f"`noise` must be >= 0. Received: noise={noise!r}")
