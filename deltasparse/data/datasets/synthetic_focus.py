@@ -48,7 +48,6 @@ Run: python -m deltasparse.data.datasets.synthetic_focus --root /tmp/focus
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -59,7 +58,9 @@ import numpy as np
 import tqdm
 
 from deltasparse.data.datasets import ucf101
-from deltasparse.data.datasets.synthetic_actions import default_cache_dir
+from deltasparse.data.datasets.synthetic_actions import _check_int
+from deltasparse.data.datasets.synthetic_actions import check_dataset_marker
+from deltasparse.data.datasets.synthetic_actions import dataset_cache_folder
 from deltasparse.data.video.video_list import read_list_file
 
 CLASS_NAMES = ("horizontal", "vertical", "checker", "dots", "flat")
@@ -238,14 +239,6 @@ def _check_geometry(frames, size, object_size, num_distractors, contrast,
         raise ValueError(f"`noise` must be >= 0. Received: noise={noise!r}")
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
-            value < minimum):
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
 # --------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------
@@ -378,18 +371,11 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
     """
     spec = _make_spec(classes, train_per_class, test_per_class, frames, size,
                       object_size, num_distractors, contrast, noise, seed)
-    ucf101.check_output_dir(root, "root")
     marker = os.path.join(root, _MARKER)
     wanted = {"format": FORMAT, **spec.as_dict()}
-    if os.path.isfile(marker):
-        with open(marker, encoding="utf-8") as f:
-            existing = json.load(f)
-        if existing == wanted:
-            return root
-        raise ValueError(
-            "`root` already holds a synthetic focus dataset made with other "
-            "arguments; pass another folder or delete it. "
-            f"Received: root={root!r} (existing: {existing})")
+    if check_dataset_marker(root, marker, wanted,
+                            "a synthetic focus dataset"):
+        return root
     for name in spec.classes:
         os.makedirs(os.path.join(root, "frames", name), exist_ok=True)
     videos = list(spec.videos())
@@ -557,13 +543,9 @@ def ensure_synthetic_focus(cache_dir=None, progress=False, **kwargs):
     >>> train = synthetic_focus_videos(root, "train")  # doctest: +SKIP
     """
     arguments = {**_DEFAULTS, **kwargs}
-    spec = _make_spec(**arguments)
-    name = "synthetic_focus"
-    if spec != _make_spec(**_DEFAULTS):
-        digest = hashlib.sha1(json.dumps(
-            spec.as_dict(), sort_keys=True).encode()).hexdigest()
-        name += "_" + digest[:10]
-    root = os.path.join(cache_dir or default_cache_dir(), "datasets", name)
+    root = dataset_cache_folder(
+        cache_dir, "synthetic_focus", _make_spec(**arguments).as_dict(),
+        _make_spec(**_DEFAULTS).as_dict())
     return make_synthetic_focus(root, progress=progress, **arguments)
 
 

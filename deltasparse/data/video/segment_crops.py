@@ -48,6 +48,9 @@ import tensorflow as tf
 from deltasparse.data.video.augment import check_image_size
 from deltasparse.data.video.augment import check_preprocessing
 from deltasparse.data.video.augment import preprocess
+from deltasparse.data.video.clip_crops import _calls
+from deltasparse.data.video.clip_crops import _finish
+from deltasparse.data.video.clip_crops import _labels
 from deltasparse.data.video.index import check_positive_int
 from deltasparse.data.video.pipeline import _epoch_dataset
 from deltasparse.data.video.sampling import prefix_covering_order
@@ -396,7 +399,7 @@ def segment_training_dataset(videos, num_segments=16, image_size=224,
     prep = check_preprocessing(preprocessing)
     frames = videos.num_frames
     read = _frame_reader(videos, num_segments, False)
-    labels = tf.constant(videos.label_matrix())
+    labels = _labels(videos)
 
     def sample(v, r):
         rng = np.random.default_rng([int(r) % 2**63, int(v)])
@@ -421,13 +424,10 @@ def segment_training_dataset(videos, num_segments=16, image_size=224,
         clip = tf.ensure_shape(clip, (num_segments, *crop.image_size, 3))
         return preprocess(clip, prep), tf.gather(labels, v)
 
-    calls = tf.data.AUTOTUNE if num_parallel_calls is None else (
-        num_parallel_calls)
+    calls = _calls(num_parallel_calls)
     ds = _epoch_dataset(len(videos), shuffle, True, seed, epoch)
     ds = ds.map(load, num_parallel_calls=calls, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder,
-                  num_parallel_calls=calls, deterministic=True)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds = _finish(ds, batch_size, drop_remainder, calls, True)
     ds.video_list = videos
     ds.num_videos = len(videos)
     ds.num_segments = num_segments
@@ -499,7 +499,7 @@ def segment_view_dataset(videos, num_segments=16, image_size=224,
         segment_frame_indices(int(n), num_segments, False)[order]
         for n in videos.num_frames]).astype(np.int64)
     read = _frame_reader(videos, num_segments, False)
-    labels = tf.constant(videos.label_matrix())
+    labels = _labels(videos)
 
     def load(v, frame_ids):
         clip = read(v, frame_ids)
@@ -511,13 +511,11 @@ def segment_view_dataset(videos, num_segments=16, image_size=224,
         clip = tf.ensure_shape(clip, (num_segments, *image_size, 3))
         return preprocess(clip, prep), tf.gather(labels, v), v
 
-    calls = tf.data.AUTOTUNE if num_parallel_calls is None else (
-        num_parallel_calls)
+    calls = _calls(num_parallel_calls)
     ds = tf.data.Dataset.from_tensor_slices(
         (np.arange(len(videos), dtype=np.int32), per_video))
     ds = ds.map(load, num_parallel_calls=calls, deterministic=True)
-    ds = ds.batch(batch_size, num_parallel_calls=calls, deterministic=True)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds = _finish(ds, batch_size, False, calls, True)
     ds.video_list = videos
     ds.clips_per_video = np.ones(len(videos), np.int64)
     ds.num_views = len(videos)
