@@ -20,6 +20,7 @@ from deltasparse.data.video.segment_crops import GroupMultiScaleCrop
 from deltasparse.data.video.segment_crops import default_scale_size
 from deltasparse.data.video.segment_crops import fixed_crop_offsets
 from deltasparse.data.video.segment_crops import multiscale_crop_sizes
+from deltasparse.data.video.segment_crops import preload_frames
 from deltasparse.data.video.segment_crops import resize_center_crop
 from deltasparse.data.video.segment_crops import resize_center_crop_geometry
 from deltasparse.data.video.segment_crops import segment_training_dataset
@@ -251,6 +252,27 @@ def test_view_dataset_centres_crop_and_evaluates(coded_videos):
     result = evaluate_videos(model, ds)
     assert result.figures["videos"] == 6
     assert result.views["views_per_video"] == 1
+
+
+def test_preloaded_frames_give_the_same_batches(coded_videos):
+    frames = preload_frames(coded_videos)
+    assert len(frames) == 6 and frames[0].shape == (FRAMES, HEIGHT, WIDTH, 3)
+    np.testing.assert_array_equal(frames[2][5], coded_frame(5))
+    kwargs = dict(image_size=16, frame_order="prefix_covering", seed=4,
+                  epoch=2, batch_size=3)
+    for files, memory in zip(
+            segment_training_dataset(coded_videos, 4, **kwargs),
+            segment_training_dataset(coded_videos, 4, frames=frames,
+                                     **kwargs)):
+        np.testing.assert_array_equal(files[0].numpy(), memory[0].numpy())
+    for files, memory in zip(
+            segment_view_dataset(coded_videos, 4, image_size=16),
+            segment_view_dataset(coded_videos, 4, image_size=16,
+                                 frames=frames)):
+        np.testing.assert_array_equal(files[0].numpy(), memory[0].numpy())
+        np.testing.assert_array_equal(files[2].numpy(), memory[2].numpy())
+    with pytest.raises(ValueError, match="`frames` must hold one array"):
+        segment_view_dataset(coded_videos, 4, frames=frames[:2])
 
 
 def test_errors_name_the_argument(coded_videos):
