@@ -491,7 +491,9 @@ def object_coverage(positions, boxes, patch_size, frame_size):
     in [0, 1] puts the patch's top-left corner at `(y (H - P), x (W - P))`.
     The boxes must be in the pixels of the frames the model saw (for the
     stored frames fed whole, `frame_size = size`; a crop or resize in the
-    pipeline moves them).
+    pipeline moves them) and in its step order: with
+    `segment_view_dataset(..., full_frame=True)` at the stored size, use
+    `object_boxes(root, videos)[np.arange(V)[:, None], ds.frame_indices]`.
 
     Args:
         positions: float array `(..., 2)` of `(y, x)` in [0, 1].

@@ -559,8 +559,10 @@ def segment_view_dataset(videos, num_segments=16, image_size=224,
         float32 (B, K), video_index int32 (B,))` with `video_list`,
         `clips_per_video`, `num_views`, `num_clips` (1), `num_crops` (1),
         `views_per_video` (1), `num_segments`, `clip_length`, `sampling`
-        (`"segments"`), `image_size`, `scale_size`, `full_frame` and
-        `frame_order` attributes.
+        (`"segments"`), `image_size`, `scale_size`, `full_frame`,
+        `frame_order` and `frame_indices` (int64 `(V, T)`: the frame of
+        every step, e.g. to align per-frame annotations with
+        `step_logits`) attributes.
 
     Raises:
         ValueError: for invalid arguments.
@@ -614,6 +616,7 @@ def segment_view_dataset(videos, num_segments=16, image_size=224,
     ds.scale_size = scale_size
     ds.full_frame = bool(full_frame)
     ds.frame_order = frame_order
+    ds.frame_indices = per_video
     return ds
 
 

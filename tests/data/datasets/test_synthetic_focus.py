@@ -166,6 +166,23 @@ def test_pipelines_read_the_dataset(small_root):
     # Whole frames at their own size are the stored pixels.
     stored = cv2.imread(test.frame_path(1, 0))[..., ::-1]
     np.testing.assert_array_equal(frames[1, 0].numpy(), stored)
+    # In the prefix order, `frame_indices` aligns the boxes with the steps:
+    # a patch placed on the aligned box holds the ring in every step.
+    view = segment_view_dataset(test, 4, image_size=48, full_frame=True,
+                                frame_order="prefix_covering",
+                                preprocessing=None, batch_size=6)
+    frames = next(iter(view))[0].numpy()
+    assert view.frame_indices[0].tolist() == [1, 0, 3, 2]
+    boxes = sf.object_boxes(small_root, test)[
+        np.arange(6)[:, None], view.frame_indices]
+    ring = np.array(sf.RING_COLOUR, float)
+    for i in range(6):
+        for t in range(4):
+            y1, x1, _, _ = boxes[i, t]
+            assert np.abs(frames[i, t, y1, x1] - ring).max() < 12
+    positions = boxes[..., :2] / (48 - 12)  # a 12-pixel patch on the box
+    np.testing.assert_allclose(sf.object_coverage(positions, boxes, 12, 48),
+                               1.0)
 
 
 def test_ensure_uses_the_cache_and_hashes_other_arguments(tmp_path,

@@ -236,6 +236,7 @@ def test_view_dataset_centres_crop_and_evaluates(coded_videos):
     np.testing.assert_array_equal(labels, coded_videos.label_matrix())
     # Segment centres int(3 + 6 i) = 3, 9, 15, 21, in the order [1, 0, 3, 2].
     np.testing.assert_array_equal(frame_ids(clips), [[9, 3, 21, 15]] * 6)
+    np.testing.assert_array_equal(ds.frame_indices, [[9, 3, 21, 15]] * 6)
     # Shorter side 24 -> 18 (24 x 32 -> 18 x 24), centre crop 16 x 16 at
     # (1, 4): the same pixels as resizing ourselves and cropping.
     frame = tf.image.resize(coded_frame(9)[None].astype(np.float32),
