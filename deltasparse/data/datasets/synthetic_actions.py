@@ -379,22 +379,45 @@ def _check_int(name, value, minimum):
     return int(value)
 
 
-def _make_spec(classes, videos_per_class, clips_per_group, test_groups, frames,
-               size, fps, noise, seed):
+def select_classes(classes, class_names):
+    """The `classes` argument of a synthetic generator as a tuple of names.
+
+    Args:
+        classes: None (all of `class_names`), an int (the first n, at
+            least 2), or a sequence of >= 2 distinct names of
+            `class_names`.
+        class_names: tuple of str, the generator's classes.
+
+    Returns:
+        tuple of str.
+
+    Raises:
+        ValueError: for anything else.
+
+    Example:
+    >>> select_classes(2, ("a", "b", "c")), select_classes(["c", "a"], "abc")
+    (('a', 'b'), ('c', 'a'))
+    """
     if classes is None:
-        classes = CLASS_NAMES
+        classes = class_names
     elif isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
-        if not 2 <= classes <= len(CLASS_NAMES):
+        if not 2 <= classes <= len(class_names):
             raise ValueError(
-                f"`classes` as an int must be in [2, {len(CLASS_NAMES)}]. "
+                f"`classes` as an int must be in [2, {len(class_names)}]. "
                 f"Received: classes={classes!r}")
-        classes = CLASS_NAMES[: int(classes)]
+        classes = class_names[: int(classes)]
     classes = tuple(classes)
-    bad = [c for c in classes if c not in CLASS_NAMES]
+    bad = [c for c in classes if c not in class_names]
     if bad or len(set(classes)) != len(classes) or len(classes) < 2:
         raise ValueError(
             f"`classes` must be None, an int, or >= 2 distinct names among "
-            f"{CLASS_NAMES}. Received: classes={classes!r}")
+            f"{tuple(class_names)}. Received: classes={classes!r}")
+    return tuple(classes)
+
+
+def _make_spec(classes, videos_per_class, clips_per_group, test_groups, frames,
+               size, fps, noise, seed):
+    classes = select_classes(classes, CLASS_NAMES)
     spec = _Spec(
         classes=classes,
         videos_per_class=_check_int("videos_per_class", videos_per_class, 2),
@@ -664,6 +687,7 @@ __all__ = [
     "CLASS_NAMES",
     "check_dataset_marker",
     "dataset_cache_folder",
+    "select_classes",
     "default_cache_dir",
     "ensure_synthetic_ucf",
     "make_synthetic_ucf",

@@ -61,6 +61,7 @@ from deltasparse.data.datasets import ucf101
 from deltasparse.data.datasets.synthetic_actions import _check_int
 from deltasparse.data.datasets.synthetic_actions import check_dataset_marker
 from deltasparse.data.datasets.synthetic_actions import dataset_cache_folder
+from deltasparse.data.datasets.synthetic_actions import select_classes
 from deltasparse.data.video.video_list import read_list_file
 
 CLASS_NAMES = ("horizontal", "vertical", "checker", "dots", "flat")
@@ -280,21 +281,7 @@ _DEFAULTS = dict(classes=None, train_per_class=40, test_per_class=10,
 
 def _make_spec(classes, train_per_class, test_per_class, frames, size,
                object_size, num_distractors, contrast, noise, seed):
-    if classes is None:
-        classes = CLASS_NAMES
-    elif isinstance(classes, (int, np.integer)) and not isinstance(
-            classes, bool):
-        if not 2 <= classes <= len(CLASS_NAMES):
-            raise ValueError(
-                f"`classes` as an int must be in [2, {len(CLASS_NAMES)}]. "
-                f"Received: classes={classes!r}")
-        classes = CLASS_NAMES[:int(classes)]
-    classes = tuple(classes)
-    if len(classes) < 2 or len(set(classes)) != len(classes) or any(
-            c not in CLASS_NAMES for c in classes):
-        raise ValueError(
-            "`classes` must be None, an int, or >= 2 distinct names among "
-            f"{CLASS_NAMES}. Received: classes={classes!r}")
+    classes = select_classes(classes, CLASS_NAMES)
     _check_geometry(frames, size, object_size, num_distractors, contrast,
                     noise)
     return _Spec(classes=classes,

@@ -276,6 +276,24 @@ def test_preloaded_frames_give_the_same_batches(coded_videos):
         segment_view_dataset(coded_videos, 4, frames=frames[:2])
 
 
+def test_video_files_work_too(tmp_path):
+    from deltasparse.data.datasets.synthetic_actions import render_video
+    from deltasparse.data.datasets.synthetic_actions import write_video
+
+    path = write_video(str(tmp_path / "v.avi"), render_video("Pulse", 8, 32))
+    videos = VideoList(paths=[path], num_frames=[8], labels=[0],
+                       class_names=["a"])
+    train = segment_training_dataset(videos, 4, image_size=16, seed=0,
+                                     epoch=0, batch_size=1)
+    assert next(iter(train))[0].shape == (1, 4, 16, 16, 3)
+    frames = preload_frames(videos)
+    assert frames[0].shape == (8, 32, 32, 3)
+    files, _, _ = next(iter(segment_view_dataset(videos, 4, image_size=16)))
+    memory, _, _ = next(iter(segment_view_dataset(videos, 4, image_size=16,
+                                                  frames=frames)))
+    np.testing.assert_array_equal(files.numpy(), memory.numpy())
+
+
 def test_errors_name_the_argument(coded_videos):
     with pytest.raises(ValueError, match="`frame_order`"):
         segment_training_dataset(coded_videos, 4, frame_order="bisect")
