@@ -379,22 +379,45 @@ def _check_int(name, value, minimum):
     return int(value)
 
 
-def _make_spec(classes, videos_per_class, clips_per_group, test_groups, frames,
-               size, fps, noise, seed):
+def select_classes(classes, class_names):
+    """The `classes` argument of a synthetic generator as a tuple of names.
+
+    Args:
+        classes: None (all of `class_names`), an int (the first n, at
+            least 2), or a sequence of >= 2 distinct names of
+            `class_names`.
+        class_names: tuple of str, the generator's classes.
+
+    Returns:
+        tuple of str.
+
+    Raises:
+        ValueError: for anything else.
+
+    Example:
+    >>> select_classes(2, ("a", "b", "c")), select_classes(["c", "a"], "abc")
+    (('a', 'b'), ('c', 'a'))
+    """
     if classes is None:
-        classes = CLASS_NAMES
+        classes = class_names
     elif isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
-        if not 2 <= classes <= len(CLASS_NAMES):
+        if not 2 <= classes <= len(class_names):
             raise ValueError(
-                f"`classes` as an int must be in [2, {len(CLASS_NAMES)}]. "
+                f"`classes` as an int must be in [2, {len(class_names)}]. "
                 f"Received: classes={classes!r}")
-        classes = CLASS_NAMES[: int(classes)]
+        classes = class_names[: int(classes)]
     classes = tuple(classes)
-    bad = [c for c in classes if c not in CLASS_NAMES]
+    bad = [c for c in classes if c not in class_names]
     if bad or len(set(classes)) != len(classes) or len(classes) < 2:
         raise ValueError(
             f"`classes` must be None, an int, or >= 2 distinct names among "
-            f"{CLASS_NAMES}. Received: classes={classes!r}")
+            f"{tuple(class_names)}. Received: classes={classes!r}")
+    return tuple(classes)
+
+
+def _make_spec(classes, videos_per_class, clips_per_group, test_groups, frames,
+               size, fps, noise, seed):
+    classes = select_classes(classes, CLASS_NAMES)
     spec = _Spec(
         classes=classes,
         videos_per_class=_check_int("videos_per_class", videos_per_class, 2),
@@ -463,18 +486,10 @@ def make_synthetic_ucf(root, classes=None, videos_per_class=24,
     """
     spec = _make_spec(classes, videos_per_class, clips_per_group, test_groups,
                       frames, size, fps, noise, seed)
-    ucf101.check_output_dir(root, "root")
     marker = os.path.join(root, _MARKER)
     wanted = {"format": FORMAT, **spec.as_dict()}
-    if os.path.isfile(marker):
-        with open(marker, encoding="utf-8") as f:
-            existing = json.load(f)
-        if existing == wanted:
-            return root
-        raise ValueError(
-            "`root` already holds a synthetic dataset made with other "
-            "arguments; pass another folder or delete it. "
-            f"Received: root={root!r} (existing: {existing})")
+    if check_dataset_marker(root, marker, wanted, "a synthetic dataset"):
+        return root
     video_root = os.path.join(root, "UCF-101")
     lists_root = os.path.join(root, "ucfTrainTestlist")
     for c in spec.classes:
@@ -510,6 +525,71 @@ def default_cache_dir():
     return home or os.path.join(os.path.expanduser("~"), ".deltasparse")
 
 
+def dataset_cache_folder(cache_dir, name, arguments, default_arguments):
+    """`<cache>/datasets/<name>`, plus `_<hash>` for non-default arguments.
+
+    Args:
+        cache_dir: str or None (`default_cache_dir()`).
+        name: str, the dataset's folder name.
+        arguments: JSON-serialisable dict, the generation arguments.
+        default_arguments: dict, the default ones (no hash suffix).
+
+    Returns:
+        str, the folder (not created).
+
+    Example:
+    >>> dataset_cache_folder("/c", "toy", {"a": 1}, {"a": 1})
+    '/c/datasets/toy'
+    >>> dataset_cache_folder("/c", "toy", {"a": 2}, {"a": 1})[:-10]
+    '/c/datasets/toy_'
+    """
+    if arguments != default_arguments:
+        digest = hashlib.sha1(json.dumps(
+            arguments, sort_keys=True).encode()).hexdigest()
+        name += "_" + digest[:10]
+    return os.path.join(cache_dir or default_cache_dir(), "datasets", name)
+
+
+def check_dataset_marker(root, marker, wanted, description):
+    """Whether `root` already holds the dataset recorded by `marker`.
+
+    Checks that `root` can be written (`ucf101.check_output_dir`), then
+    reads the JSON `marker` file (written last by a generator).
+
+    Args:
+        root: str, the dataset folder.
+        marker: str, the marker file's path.
+        wanted: dict, what the marker must hold for the dataset asked.
+        description: str, e.g. `"a synthetic dataset"`, for the message.
+
+    Returns:
+        True when the marker holds `wanted` (nothing left to do), False
+        when there is no marker yet.
+
+    Raises:
+        ValueError: if `root` cannot be written, or its marker holds other
+            arguments.
+
+    Example:
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_dataset_marker(folder, os.path.join(folder, "m.json"), {},
+    ...                      "a toy set")
+    False
+    """
+    ucf101.check_output_dir(root, "root")
+    if not os.path.isfile(marker):
+        return False
+    with open(marker, encoding="utf-8") as f:
+        existing = json.load(f)
+    if existing == wanted:
+        return True
+    raise ValueError(
+        f"`root` already holds {description} made with other arguments; "
+        "pass another folder or delete it. "
+        f"Received: root={root!r} (existing: {existing})")
+
+
 def ensure_synthetic_ucf(cache_dir=None, workers=1, progress=False, **kwargs):
     """Generates and prepares the synthetic dataset once; returns its split root.
 
@@ -538,12 +618,8 @@ def ensure_synthetic_ucf(cache_dir=None, workers=1, progress=False, **kwargs):
     ['corrupt_videos.txt', 'test']
     """
     spec = _make_spec(**{**_DEFAULTS, **kwargs})
-    name = "synthetic_ucf"
-    if spec != _make_spec(**_DEFAULTS):
-        digest = hashlib.sha1(
-            json.dumps(spec.as_dict(), sort_keys=True).encode()).hexdigest()
-        name += "_" + digest[:10]
-    base = os.path.join(cache_dir or default_cache_dir(), "datasets", name)
+    base = dataset_cache_folder(cache_dir, "synthetic_ucf", spec.as_dict(),
+                                _make_spec(**_DEFAULTS).as_dict())
     raw = make_synthetic_ucf(os.path.join(base, "raw"), progress=progress,
                              **{**_DEFAULTS, **kwargs})
     result = ucf101.prepare_ucf101(
@@ -609,6 +685,9 @@ def main(argv=None):
 
 __all__ = [
     "CLASS_NAMES",
+    "check_dataset_marker",
+    "dataset_cache_folder",
+    "select_classes",
     "default_cache_dir",
     "ensure_synthetic_ucf",
     "make_synthetic_ucf",

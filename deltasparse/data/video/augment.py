@@ -15,6 +15,9 @@ import tensorflow as tf
 
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+#: ImageNet RGB mean and std on the 0-1 scale ("torch" preprocessing).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 AUGMENTATION = dict(
     rotation_range=30.0,
     zoom_range=0.15,
@@ -31,6 +34,7 @@ _PREPROCESSING_ALIASES = {
     "resnet50": "caffe",
     "tf": "tf",
     "mobilenet": "tf",
+    "torch": "torch",
 }
 INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -239,8 +243,11 @@ def preprocess(x, mode):
         x: float32 tensor `(..., 3)`, RGB.
         mode: `"caffe"` (aliases `"resnet"`, `"resnet50"`): RGB→BGR minus
             [103.939, 116.779, 123.68], as `keras.applications.resnet50`;
-            `"tf"` (alias `"mobilenet"`): x / 127.5 − 1; None: unchanged;
-            or a callable applied to `x`.
+            `"tf"` (alias `"mobilenet"`): x / 127.5 − 1; `"torch"`:
+            (x / 255 − `IMAGENET_MEAN`) / `IMAGENET_STD`, RGB, as
+            torchvision's `Normalize` (TSN, AdaFocusV2) and
+            `keras.applications`' "torch" mode; None: unchanged; or a
+            callable applied to `x`.
 
     Returns:
         float32 tensor of the same shape.
@@ -256,6 +263,9 @@ def preprocess(x, mode):
         return mode(x)
     if mode == "caffe":
         return x[..., ::-1] - tf.constant(CAFFE_MEAN_BGR, x.dtype)
+    if mode == "torch":
+        return (x / 255.0 - tf.constant(IMAGENET_MEAN, x.dtype)) / (
+            tf.constant(IMAGENET_STD, x.dtype))
     return x / 127.5 - 1.0
 
 
@@ -276,8 +286,9 @@ def check_preprocessing(mode):
     if key not in _PREPROCESSING_ALIASES:
         raise ValueError(
             "`preprocessing` must be 'caffe' (ResNet50), 'tf' (MobileNet), "
-            "None, {'clip_normalization': <ClipNormalization config>} or a "
-            f"callable. Received: preprocessing={mode!r}")
+            "'torch' (ImageNet mean/std), None, {'clip_normalization': "
+            "<ClipNormalization config>} or a callable. "
+            f"Received: preprocessing={mode!r}")
     return _PREPROCESSING_ALIASES[key]
 
 

@@ -15,6 +15,8 @@ testing (`deltasparse.data.video.views`); `crop_boxes` is the spatial half.
   uniformly spaced clips.
 - `crop_boxes`: 1 centre crop, 3 crops along the long side, or 10 crops
   (4 corners + centre, and their horizontal flips).
+- `prefix_covering_order`: AdaFocusV2's frame reordering (middle, first,
+  last, then bisection points), so that every prefix covers the video.
 
 The sliding-window clips of the original pipeline stay in
 `deltasparse.data.video.index.clip_frame_indices`.
@@ -295,5 +297,56 @@ def crop_boxes(height, width, num_crops, crop_fraction=None):
     return boxes, flips
 
 
+def prefix_covering_order(num_frames):
+    """An order of `num_frames` frames in which every prefix covers the video.
+
+    AdaFocusV2's `--sample` reordering (`input_order` of its `main_v2.py`):
+    the middle frame `(F - 1) // 2`, the first, the last, then bisection
+    points at ever finer levels: at level `q = 2, 4, 8, ...` the
+    breakpoints are `b_i = floor(i (F - 1) / q)` for `i = 0 ... q`, and the
+    midpoint `floor((b_i + b_(i+1)) / 2)` of each pair of neighbours is
+    appended, left to right, unless already taken. The model then sees the
+    frames in this order, so the step-`t` prediction of an early-exit model
+    has looked at `t + 1` frames spread over the whole video rather than its
+    beginning. For 16 frames this gives the original's order `[7, 0, 15, 3,
+    11, 1, 5, 9, 13, 2, 4, 6, 8, 10, 12, 14]`.
+
+    Differs from the original only for 1 and 2 frames, where its starting
+    triple repeats a frame (`[0, 0, 0]`, `[0, 0, 1]`, not permutations);
+    here repeated starting frames are dropped (`[0]`, `[0, 1]`).
+
+    Args:
+        num_frames: int >= 1, frames (TSN segments) per video.
+
+    Returns:
+        list of `num_frames` distinct ints, a permutation of
+        `range(num_frames)`.
+
+    Raises:
+        ValueError: for a non-positive `num_frames`.
+
+    Example:
+    >>> prefix_covering_order(16)
+    [7, 0, 15, 3, 11, 1, 5, 9, 13, 2, 4, 6, 8, 10, 12, 14]
+    >>> prefix_covering_order(5)
+    [2, 0, 4, 1, 3]
+    """
+    num_frames = check_positive_int("num_frames", num_frames)
+    last = num_frames - 1
+    order = list(dict.fromkeys([last // 2, 0, last]))
+    taken = set(order)
+    level = 2
+    while len(order) < num_frames:
+        breaks = [(i * last) // level for i in range(level + 1)]
+        for a, b in zip(breaks[:-1], breaks[1:]):
+            middle = (a + b) // 2
+            if middle not in taken:
+                taken.add(middle)
+                order.append(middle)
+        level *= 2
+    return order
+
+
 __all__ = ["CROP_FRACTIONS", "crop_boxes", "dense_clip_indices",
-           "segment_frame_indices", "uniform_clip_indices"]
+           "prefix_covering_order", "segment_frame_indices",
+           "uniform_clip_indices"]
