@@ -20,7 +20,7 @@ from deltasparse.training.checkpoints import write_json_atomic
 MODEL_FILE = "model.keras"
 INFO_FILE = "model_info.json"
 INFO_FORMAT = "deltasparse-model-info/1"
-PREPROCESSINGS = ("caffe", "tf", None)
+PREPROCESSINGS = ("caffe", "tf", "torch", None)
 
 
 @dataclasses.dataclass

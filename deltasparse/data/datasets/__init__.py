@@ -3,8 +3,8 @@
 Modules: `ucf101` (+ `ucf101_prepare`), `hmdb51`, `kinetics`,
 `something_something`, `list_files` (ActivityNet / FCVID / Mini-Kinetics
 lists and your own videos), `video_preparation` (the shared engine),
-`synthetic_actions`, `mnist_rotated`, `cifar10_scanned`, `coil100`,
-`nec_animal`.
+`synthetic_actions`, `synthetic_focus` (AdaFocusV2's demo set),
+`mnist_rotated`, `cifar10_scanned`, `coil100`, `nec_animal`.
 
 This package module imports nothing itself (importing a video module pulls
 in OpenCV and TensorFlow); the video-dataset names below are loaded on
@@ -14,6 +14,11 @@ first access, e.g. `deltasparse.data.datasets.prepare_hmdb51`.
 import importlib
 
 _LAZY = {
+    "make_synthetic_focus": "synthetic_focus",
+    "ensure_synthetic_focus": "synthetic_focus",
+    "synthetic_focus_videos": "synthetic_focus",
+    "object_boxes": "synthetic_focus",
+    "object_coverage": "synthetic_focus",
     "PreparationEntry": "video_preparation",
     "prepare_videos": "video_preparation",
     "read_prepared_videos": "video_preparation",
