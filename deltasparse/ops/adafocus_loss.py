@@ -86,7 +86,8 @@ def frame_cross_entropy(labels, logits):
     0.6931...
     """
     log_p = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-    per_frame = -ops.sum(ops.expand_dims(labels, 1) * log_p, axis=-1)
+    labels = ops.expand_dims(ops.cast(labels, "float32"), 1)
+    per_frame = -ops.sum(labels * log_p, axis=-1)
     return ops.mean(per_frame, axis=1)
 
 

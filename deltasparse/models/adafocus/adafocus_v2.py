@@ -451,16 +451,15 @@ class AdaFocusV2(keras.Model):
             (self.policy_network, policy), (self.classifier, classifier),
             (self.local_network, local), (self.local_head, local),
         )
-        every = [v.path for v in self.weights]
         multipliers = {}
         for part, multiplier in parts:
             paths = [v.path for v in part.weights]
             if not paths:
                 continue
             prefix = _common_prefix(paths)
-            owned = set(paths)
-            if prefix and all(p in owned for p in every
-                              if p.startswith(prefix)):
+            owned = {id(v) for v in part.weights}
+            if prefix and all(id(v) in owned for v in self.weights
+                              if v.path.startswith(prefix)):
                 key = prefix
             else:
                 key = "^(?:" + "|".join(map(re.escape, paths)) + ")$"
