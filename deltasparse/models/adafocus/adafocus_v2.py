@@ -140,7 +140,7 @@ class AdaFocusV2(keras.Model):
 
     Call arguments:
         frames: float `(B, T', H, W, 3)`, T' <= `num_segments`, already
-            preprocessed.
+            preprocessed (or a dict `{"frames", "positions"}`).
         positions: optional `(B, T', 2)` positions to use instead of the
             policy's (e.g. random patches at evaluation).
         training: bool.
@@ -358,6 +358,9 @@ class AdaFocusV2(keras.Model):
 
     def call(self, frames, positions=None, training=None,
              random_positions=None):
+        if isinstance(frames, dict):  # what `predict_step_logits` feeds
+            positions = frames.get("positions", positions)
+            frames = frames["frames"]
         self._check_frames_shape(frames.shape)
         time = frames.shape[1]
         frames = ops.reshape(frames, (-1, *frames.shape[2:]))
@@ -468,13 +471,14 @@ class AdaFocusV2(keras.Model):
 
     # --- inference -----------------------------------------------------------
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        positions = None
-        if isinstance(x, dict):
-            x, positions = x["frames"], x.get("positions")
-        return self(x, positions=positions, training=False)[
-            self._predict_output]
+    def predict_step(self, *args):
+        # Keras' step returns the whole dict; keep one entry. The JAX
+        # trainer's step is `(state, data) -> (outputs, state)`.
+        result = super().predict_step(*args)
+        if keras.backend.backend() == "jax":
+            outputs, state = result
+            return outputs[self._predict_output], state
+        return result[self._predict_output]
 
     def predict_step_logits(self, frames, positions=None, batch_size=32,
                             verbose=0):

@@ -347,3 +347,33 @@ def test_mobilenetv2_patch128_gflops_near_the_paper():
     v15_extra = sum(0.75 * (side // 2 ** i) ** 2 * c_in * w for i, (c_in, w)
                     in enumerate(((256, 128), (512, 256), (1024, 512))))
     assert abs(gflops + v15_extra * 1e-9 - 1.685) < 0.002
+
+
+class TrainerTest(TestCase):
+
+    def test_trainer_fit_and_resume(self):
+        from deltasparse.training.trainer import Trainer
+
+        x = clips(batch=4, seed=7)
+        y = np.eye(CLASSES, dtype="float32")[[0, 1, 2, 3]]
+
+        def data(epoch):
+            del epoch
+            return tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
+
+        with tempfile.TemporaryDirectory() as folder:
+            model = tiny_model()
+            model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                          metrics=["accuracy"])
+            trainer = Trainer(folder, seed=1, monitor="val_loss", mode="min",
+                              verbose=0)
+            result = trainer.fit(model, data, epochs=1, validation_data=data)
+            self.assertEqual(result.epochs, [1])
+            self.assertIn("val_accuracy", result.history)
+            resumed = tiny_model()
+            resumed.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                            metrics=["accuracy"])
+            result = Trainer(folder, resume=True, seed=1, monitor="val_loss",
+                             mode="min", verbose=0).fit(
+                resumed, data, epochs=2, validation_data=data)
+            self.assertEqual(result.epochs, [1, 2])
