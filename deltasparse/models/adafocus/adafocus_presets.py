@@ -31,6 +31,8 @@ import os
 
 import keras
 
+from deltasparse.models.adafocus.input_conversion import InputConversion
+from deltasparse.models.adafocus.input_conversion import check_pixel_convention
 from deltasparse.models.weight_transfer import KERAS_APPLICATIONS_URL
 
 MOBILENET_V2_WEIGHTS_FILE = (
@@ -38,15 +40,16 @@ MOBILENET_V2_WEIGHTS_FILE = (
 RESNET50_WEIGHTS_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 GLANCE_ARCHITECTURES = {
-    "mobilenetv2": {"glance_input_size": None,
+    "mobilenetv2": {"glance_input_size": None, "preprocessing": "tf",
                     "weights_url": f"{KERAS_APPLICATIONS_URL}mobilenet_v2/"
                                    f"{MOBILENET_V2_WEIGHTS_FILE}"},
-    "resnet50": {"glance_input_size": 96,
+    "resnet50": {"glance_input_size": 96, "preprocessing": "caffe",
                  "weights_url": f"{KERAS_APPLICATIONS_URL}resnet/"
                                 f"{RESNET50_WEIGHTS_FILE}"},
 }
-"""Glance architecture -> its glance input size (`None`: the full frame)
-and the URL of its Keras ImageNet no-top weights (download them yourself)."""
+"""Glance architecture -> its glance input size (`None`: the full frame),
+the pixel convention of its Keras ImageNet weights and the URL of those
+no-top weights (download them yourself)."""
 
 
 def _preset(glance, patch_size, paper_gflops_per_frame, description):
@@ -100,13 +103,22 @@ def _check_weights(argument, weights, url):
             f"Received: {argument}={weights!r}")
 
 
-def _load(network, weights):
+def _finish(network, weights, frames_preprocessing, expected, name):
+    """Loads `weights`, then puts an `InputConversion` from the frames'
+    convention to the network's in front when they differ."""
     if weights is not None:
         network.load_weights(os.fspath(weights))
-    return network
+    if frames_preprocessing is None or frames_preprocessing == expected:
+        return network
+    with keras.name_scope(name):
+        inputs = keras.Input(network.input_shape[1:], name="frames")
+        converted = InputConversion(frames_preprocessing, expected,
+                                    name="input_conversion")(inputs)
+        return keras.Model(inputs, network(converted), name=name)
 
 
-def build_glance_network(glance, image_size=(224, 224), weights=None):
+def build_glance_network(glance, image_size=(224, 224), weights=None,
+                         frames_preprocessing=None):
     """The glance network of a preset: frame (or its downsample) -> map.
 
     Built under `keras.name_scope("glance_network")`, so its variable paths
@@ -119,6 +131,10 @@ def build_glance_network(glance, image_size=(224, 224), weights=None):
             `(224, 224)`.
         weights: path of a weights file, or `None` (random). Defaults to
             `None`.
+        frames_preprocessing: `None` (the frames already follow the
+            network's convention: "tf" for MobileNetV2, "caffe" for
+            ResNet-50) or the frames' convention (`PIXEL_CONVENTIONS`, e.g.
+            `"torch"`), converted inside the network. Defaults to `None`.
 
     Returns:
         A `keras.Model` named `"glance_network"`.
@@ -133,21 +149,24 @@ def build_glance_network(glance, image_size=(224, 224), weights=None):
             f"Received: glance={glance!r}")
     spec = GLANCE_ARCHITECTURES[glance]
     _check_weights("glance_weights", weights, spec["weights_url"])
+    check_pixel_convention("frames_preprocessing", frames_preprocessing,
+                           allow_none=True)
     size = spec["glance_input_size"]
     shape = (size, size, 3) if size else (*image_size, 3)
+    wrapped = frames_preprocessing not in (None, spec["preprocessing"])
+    name = glance if wrapped else "glance_network"
     with keras.name_scope("glance_network"):
-        if glance == "mobilenetv2":
-            network = keras.applications.MobileNetV2(
-                input_shape=shape, include_top=False, weights=None,
-                name="glance_network")
-        else:
-            network = keras.applications.ResNet50(
-                input_shape=shape, include_top=False, weights=None,
-                name="glance_network")
-    return _load(network, weights)
+        application = (keras.applications.MobileNetV2
+                       if glance == "mobilenetv2"
+                       else keras.applications.ResNet50)
+        network = application(input_shape=shape, include_top=False,
+                              weights=None, name=name)
+    return _finish(network, weights, frames_preprocessing,
+                   spec["preprocessing"], "glance_network")
 
 
-def build_local_network(patch_size, weights=None):
+def build_local_network(patch_size, weights=None,
+                        frames_preprocessing=None):
     """The local network of every preset: ResNet-50 with average pooling.
 
     Built under `keras.name_scope("local_network")` (see
@@ -157,6 +176,8 @@ def build_local_network(patch_size, weights=None):
         patch_size: int P, the patch side.
         weights: path of a ResNet-50 no-top weights file, or `None`.
             Defaults to `None`.
+        frames_preprocessing: as in `build_glance_network` (ResNet-50
+            expects "caffe"). Defaults to `None`.
 
     Returns:
         A `keras.Model` `(P, P, 3) -> (2048,)` named `"local_network"`.
@@ -166,11 +187,16 @@ def build_local_network(patch_size, weights=None):
     """
     _check_weights("local_weights", weights,
                    GLANCE_ARCHITECTURES["resnet50"]["weights_url"])
+    check_pixel_convention("frames_preprocessing", frames_preprocessing,
+                           allow_none=True)
+    wrapped = frames_preprocessing not in (None, "caffe")
     with keras.name_scope("local_network"):
         network = keras.applications.ResNet50(
             input_shape=(patch_size, patch_size, 3), include_top=False,
-            weights=None, pooling="avg", name="local_network")
-    return _load(network, weights)
+            weights=None, pooling="avg",
+            name="resnet50" if wrapped else "local_network")
+    return _finish(network, weights, frames_preprocessing, "caffe",
+                   "local_network")
 
 
 __all__ = ["ADAFOCUS_V2_PRESETS", "GLANCE_ARCHITECTURES", "build_glance_network",

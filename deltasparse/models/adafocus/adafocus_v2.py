@@ -242,7 +242,8 @@ class AdaFocusV2(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, num_classes, glance_weights=None,
-                    local_weights=None, image_size=(224, 224), **kwargs):
+                    local_weights=None, image_size=(224, 224),
+                    frames_preprocessing=None, **kwargs):
         """Builds a paper configuration (`ADAFOCUS_V2_PRESETS`).
 
         Args:
@@ -255,6 +256,12 @@ class AdaFocusV2(keras.Model):
                 Defaults to `None`.
             image_size: `(height, width)` of the frames. Defaults to
                 `(224, 224)`.
+            frames_preprocessing: `None` (frames already in each network's
+                own convention) or the frames' pixel convention (`"raw"`,
+                `"tf"`, `"caffe"`, `"torch"`): each network then converts
+                to the one of its Keras ImageNet weights (MobileNetV2 "tf",
+                ResNet-50 "caffe"), which one input cannot satisfy for both.
+                Defaults to `None`.
             **kwargs: the other constructor arguments (`num_segments`,
                 `policy_hidden`, `dropout`, ...).
 
@@ -275,9 +282,9 @@ class AdaFocusV2(keras.Model):
         spec = adafocus_presets.get_preset(preset)
         image_size = _pair("image_size", image_size)
         glance = adafocus_presets.build_glance_network(
-            spec["glance"], image_size, glance_weights)
-        local = adafocus_presets.build_local_network(spec["patch_size"],
-                                                     local_weights)
+            spec["glance"], image_size, glance_weights, frames_preprocessing)
+        local = adafocus_presets.build_local_network(
+            spec["patch_size"], local_weights, frames_preprocessing)
         glance_input_size = adafocus_presets.GLANCE_ARCHITECTURES[
             spec["glance"]]["glance_input_size"]
         kwargs.setdefault("name", preset)

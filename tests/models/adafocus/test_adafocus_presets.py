@@ -50,3 +50,27 @@ def test_local_weights_load_from_a_path():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
                                       keras.ops.convert_to_numpy(b))
     assert loaded.weights[0].path.startswith("local_network/")
+
+
+@pytest.mark.slow
+def test_frames_preprocessing_converts_inside_each_network():
+    from deltasparse.data.video.augment import preprocess
+    from deltasparse.models.adafocus import InputConversion
+    from deltasparse.models.adafocus.input_conversion import TORCH_MEAN_RGB
+    from deltasparse.models.adafocus.input_conversion import TORCH_STD_RGB
+
+    local = build_local_network(32, frames_preprocessing="torch")
+    assert local.name == "local_network"
+    assert isinstance(local.layers[1], InputConversion)
+    assert all(w.path.startswith("local_network/") for w in local.weights)
+    raw = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype(
+        "float32")
+    torch_frames = (raw / 255 - np.array(TORCH_MEAN_RGB)) / np.array(
+        TORCH_STD_RGB)
+    inner = local.layers[-1]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(local(torch_frames.astype("float32"))),
+        keras.ops.convert_to_numpy(inner(preprocess(raw, "caffe"))),
+        atol=1e-3)
+    with pytest.raises(ValueError, match="Received: frames_preprocessing="):
+        build_local_network(32, frames_preprocessing="imagenet")
