@@ -25,13 +25,13 @@ Differences from the original, all deliberate:
   heads answer), which the original's fixed `view` did not.
 """
 
+import re
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from deltasparse.evaluation.flops import count_macs
 from deltasparse.layers.spatial.patch_crop import PatchCrop
 from deltasparse.models.adafocus import adafocus_presets
 from deltasparse.models.adafocus.focus_classifier import FocusClassifier
@@ -454,8 +454,6 @@ class AdaFocusV2(keras.Model):
             dict key -> multiplier, for `GroupedSGD(learning_rate_
             multipliers=...)`.
         """
-        import re
-
         parts = (
             (self.glance_network, glance), (self.glance_head, glance),
             (self.policy_network, policy), (self.classifier, classifier),
@@ -538,6 +536,10 @@ class AdaFocusV2(keras.Model):
         if not self.built:
             raise ValueError("Build the model (call it on frames) before "
                              "`gflops_per_frame()`. Received: built=False")
+        # Imported here: the evaluation package pulls in data code, which
+        # models must not import at import time.
+        from deltasparse.evaluation.flops import count_macs
+
         count = count_macs(self, (1, 1, *self._frame_shape))
         return (count.total + self.policy_network.recurrent_macs_per_frame()
                 ) * 1e-9
