@@ -211,8 +211,6 @@ class AdaFocusV2Test(TestCase):
         step_logits = keras.ops.convert_to_numpy(model(x)["step_logits"])
         self.assertAllClose(model.predict_on_batch(x), step_logits[:, -1],
                             atol=1e-5)
-        self.assertAllClose(model.predict(x, batch_size=2, verbose=0),
-                            step_logits[:, -1], atol=1e-5)
         got = model.predict_step_logits(x, batch_size=2)
         self.assertEqual(got.dtype, np.float32)
         self.assertAllClose(got, step_logits, atol=1e-5)
@@ -226,6 +224,25 @@ class AdaFocusV2Test(TestCase):
                             atol=1e-5)
         # Keras' own predict function is untouched.
         self.assertEqual(model.predict_on_batch(x).shape, (3, CLASSES))
+
+    def test_evaluate_videos_unchanged(self):
+        from deltasparse.evaluation.videos import evaluate_videos
+
+        model = tiny_model()
+        x = clips(batch=4, seed=4)
+        labels = np.eye(CLASSES, dtype="float32")[[0, 1, 0, 1]]
+        batches = [(x[:2], labels[:2], np.array([0, 1])),
+                   (x[2:], labels[2:], np.array([0, 1]))]
+        result = evaluate_videos(model, batches, progress=False)
+        logits = keras.ops.convert_to_numpy(model(x)["logits"])
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        video_scores = np.stack([p[[0, 2]].mean(0), p[[1, 3]].mean(0)])
+        expected_top1 = np.mean(video_scores.argmax(1) == [0, 1])
+        self.assertEqual(result.outputs, "logits")
+        self.assertAllClose(result.view_scores, logits, atol=1e-5)
+        self.assertAllClose(result.video_scores, video_scores, atol=1e-5)
+        self.assertAllClose(result.figures["video_top1"], expected_top1)
 
     def test_glance_downsample_is_align_corners_bilinear(self):
         model = tiny_model(glance_input_size=16)
@@ -374,6 +391,6 @@ class TrainerTest(TestCase):
             resumed.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                             metrics=["accuracy"])
             result = Trainer(folder, resume=True, seed=1, monitor="val_loss",
-                             mode="min", verbose=0).fit(
-                resumed, data, epochs=2, validation_data=data)
+                             mode="min", verbose=0).fit(resumed, data,
+                                                        epochs=2)
             self.assertEqual(result.epochs, [1, 2])
