@@ -394,3 +394,35 @@ class TrainerTest(TestCase):
                              mode="min", verbose=0).fit(resumed, data,
                                                         epochs=2)
             self.assertEqual(result.epochs, [1, 2])
+
+
+JAX_SCRIPT = """
+import json, sys
+import keras, numpy as np
+sys.path.insert(0, "tests/models/adafocus")
+from test_adafocus_v2 import CLASSES, clips, tiny_model
+model = tiny_model()
+model.compile(optimizer="sgd", metrics=["accuracy"])
+before = keras.ops.convert_to_numpy(model.policy_network.embed.kernel).copy()
+history = model.fit(clips(), np.eye(CLASSES)[[0, 3]], epochs=1, verbose=0)
+after = keras.ops.convert_to_numpy(model.policy_network.embed.kernel)
+print(json.dumps({
+    "backend": keras.backend.backend(),
+    "loss": float(history.history["loss"][0]),
+    "policy_moved": bool(np.abs(after - before).max() > 0),
+    "predict": list(model.predict_on_batch(clips()).shape),
+    "step_logits": list(model.predict_step_logits(clips()).shape)}))
+"""
+
+
+@pytest.mark.slow
+def test_trains_and_predicts_on_jax():
+    """The model is written in keras.ops: one fit step and both predict
+    paths on the JAX backend (its trainer's predict step differs)."""
+    from deltasparse.testing.subprocess_backend import run_on_backend
+
+    result = run_on_backend("jax", JAX_SCRIPT)
+    assert result["backend"] == "jax"
+    assert np.isfinite(result["loss"]) and result["policy_moved"]
+    assert result["predict"] == [2, CLASSES]
+    assert result["step_logits"] == [2, TIME, CLASSES]
