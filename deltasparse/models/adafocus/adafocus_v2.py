@@ -309,6 +309,12 @@ class AdaFocusV2(keras.Model):
             raise ValueError(
                 f"`patch_size` {self.patch_size} must fit in the frames. "
                 f"Received: frames.shape={shape}")
+        built = getattr(self, "_frame_shape", None)
+        if built is not None and tuple(shape[2:]) != built:
+            raise ValueError(
+                f"The model was built for {built} frames (the policy's "
+                "flattened glance map fixes the size). "
+                f"Received: frames.shape={shape}")
 
     def build(self, frames_shape):
         self._check_frames_shape(frames_shape)
@@ -381,6 +387,11 @@ class AdaFocusV2(keras.Model):
         if positions is None:
             positions = learned
         else:
+            if tuple(positions.shape[1:]) != (time, 2):
+                raise ValueError(
+                    f"`positions` must be (batch, {time}, 2): (y, x) in "
+                    "[0, 1] per frame. Received: positions.shape="
+                    f"{tuple(positions.shape)}")
             positions = ops.cast(positions, learned.dtype)
         local_logits, step_logits = self._focus(
             frames, glance_features, positions, time, training)

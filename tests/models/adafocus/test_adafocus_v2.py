@@ -315,6 +315,10 @@ class AdaFocusV2Test(TestCase):
             model(np.zeros((1, 5, SIZE, SIZE, 3), "float32"))
         with self.assertRaisesRegex(ValueError, "Received: frames.shape"):
             model(np.zeros((1, SIZE, SIZE, 3), "float32"))
+        with self.assertRaisesRegex(ValueError, "built for \\(32, 32, 3\\)"):
+            model(np.zeros((1, TIME, 40, 40, 3), "float32"))
+        with self.assertRaisesRegex(ValueError, "`positions` must be"):
+            model(clips(), positions=np.zeros((2, TIME, 3), "float32"))
         with self.assertRaisesRegex(ValueError, "Received: y=None"):
             model.compute_loss(clips(), None, model(clips()))
 
