@@ -1,0 +1,23 @@
+"""AdaFocusV2 (Wang et al., CVPR 2022): glance, learned patch, early exit."""
+
+from deltasparse.models.adafocus.adafocus_presets import ADAFOCUS_V2_PRESETS
+from deltasparse.models.adafocus.adafocus_presets import build_glance_network
+from deltasparse.models.adafocus.adafocus_presets import build_local_network
+from deltasparse.models.adafocus.adafocus_v2 import AdaFocusV2
+from deltasparse.models.adafocus.adafocus_v2 import PAPER_LEARNING_RATE_MULTIPLIERS
+from deltasparse.models.adafocus.focus_classifier import FocusClassifier
+from deltasparse.models.adafocus.input_conversion import InputConversion
+from deltasparse.models.adafocus.input_conversion import PIXEL_CONVENTIONS
+from deltasparse.models.adafocus.policy_network import PolicyNetwork
+
+__all__ = [
+    "ADAFOCUS_V2_PRESETS",
+    "AdaFocusV2",
+    "FocusClassifier",
+    "InputConversion",
+    "PIXEL_CONVENTIONS",
+    "PAPER_LEARNING_RATE_MULTIPLIERS",
+    "PolicyNetwork",
+    "build_glance_network",
+    "build_local_network",
+]
