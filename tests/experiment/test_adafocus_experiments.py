@@ -168,3 +168,20 @@ def test_collect_step_logits_random_positions_differ_from_the_policy(
     assert not np.allclose(policy["positions"], random["positions"])
     again = glue.collect_step_logits(model, data.views("val"), "random")
     np.testing.assert_array_equal(again["positions"], random["positions"])
+
+
+def test_optimizer_groups_are_the_originals(tiny_cache):
+    config = glue.check_adafocus_config(dict(BASE, **tiny_updates(
+        tiny_cache)))
+    model = glue.build_model(config, 2)
+    optimizer = glue.make_optimizer(config, model, steps_per_epoch=3)
+    optimizer.build(model.trainable_variables)
+    groups = {}
+    for path, lr_multiplier, decay_multiplier in (
+            optimizer.variable_multipliers()):
+        groups.setdefault(path.split("/")[0], set()).add(lr_multiplier)
+        assert decay_multiplier == 1.0  # weight decay on every parameter
+    assert groups == {"glance_network": {0.5}, "glance_head": {0.5},
+                      "policy_network": {0.1}, "classifier": {5.0},
+                      "local_network": {1.0}, "local_head": {1.0}}
+    assert float(optimizer.learning_rate) == pytest.approx(config["lr"])

@@ -9,6 +9,8 @@ from deltasparse.models.adafocus.focus_classifier import FocusClassifier
 from deltasparse.models.adafocus.input_conversion import InputConversion
 from deltasparse.models.adafocus.input_conversion import PIXEL_CONVENTIONS
 from deltasparse.models.adafocus.policy_network import PolicyNetwork
+from deltasparse.models.adafocus.small_networks import build_small_adafocus
+from deltasparse.models.adafocus.small_networks import small_convnet
 
 __all__ = [
     "ADAFOCUS_V2_PRESETS",
@@ -20,4 +22,6 @@ __all__ = [
     "PolicyNetwork",
     "build_glance_network",
     "build_local_network",
+    "build_small_adafocus",
+    "small_convnet",
 ]
