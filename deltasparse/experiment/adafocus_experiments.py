@@ -374,11 +374,9 @@ def make_optimizer(config, model, steps_per_epoch):
 
     schedule = EpochCosineDecay(config["lr"], config["epochs"],
                                 steps_per_epoch)
-    glance, policy = config["glance_lr_ratio"], config["policy_lr_ratio"]
-    multipliers = {model.glance_network.name: glance,
-                   model.glance_head.name: glance,
-                   model.policy_network.name: policy,
-                   model.classifier.name: config["classifier_lr_ratio"]}
+    multipliers = model.learning_rate_multipliers(
+        glance=config["glance_lr_ratio"], policy=config["policy_lr_ratio"],
+        classifier=config["classifier_lr_ratio"])
     optimizer = GroupedSGD(schedule, multipliers,
                            momentum=config["momentum"],
                            weight_decay=config["weight_decay"])

@@ -1,6 +1,11 @@
 """Video models (backbones, the `VideoClassifier` task, sparsity slots and
 their logger) and the group k-sparse temporal autoencoders."""
 
+from deltasparse.models.adafocus import ADAFOCUS_V2_PRESETS
+from deltasparse.models.adafocus import AdaFocusV2
+from deltasparse.models.adafocus import FocusClassifier
+from deltasparse.models.adafocus import PolicyNetwork
+from deltasparse.models.adafocus import build_small_adafocus
 from deltasparse.models.csn import CSNBackbone
 from deltasparse.models.mobilenet.mobilenet_video_backbone import MobileNetVideoBackbone
 from deltasparse.models.mobilenetv2_3d import MobileNetV2_3DBackbone
@@ -34,6 +39,11 @@ from deltasparse.models.weight_transfer import read_weights
 from deltasparse.models.weight_transfer import transfer_weights
 
 __all__ = [
+    "ADAFOCUS_V2_PRESETS",
+    "AdaFocusV2",
+    "FocusClassifier",
+    "PolicyNetwork",
+    "build_small_adafocus",
     "ALGORITHMS",
     "CSNBackbone",
     "ChannelZeroPadding",

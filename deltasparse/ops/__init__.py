@@ -1,5 +1,8 @@
 """Pure tensor functions written with `keras.ops` only (any Keras backend)."""
 
+from deltasparse.ops.adafocus_loss import adafocus_loss
+from deltasparse.ops.adafocus_loss import frame_cross_entropy
+from deltasparse.ops.adafocus_loss import label_distribution
 from deltasparse.ops.distillation import distillation_loss
 from deltasparse.ops.distillation import log_probabilities
 from deltasparse.ops.distillation import soft_target_divergence
@@ -19,6 +22,9 @@ from deltasparse.ops.pruning import num_pruned
 from deltasparse.ops.quantize import quantize
 
 __all__ = [
+    "adafocus_loss",
+    "frame_cross_entropy",
+    "label_distribution",
     "cumsum",
     "diff",
     "distillation_loss",

@@ -26,7 +26,6 @@ Differences from the original, all deliberate:
 """
 
 import re
-import warnings
 
 import keras
 import numpy as np
@@ -70,17 +69,6 @@ def _pair(name, value, allow_none=False):
             f"`{name}` must be an int >= 1 or (height, width)"
             f"{' or None' if allow_none else ''}. Received: {name}={value!r}")
     return tuple(int(v) for v in pair)
-
-
-def _common_prefix(paths):
-    """The longest `a/b/` directory prefix shared by every path."""
-    parts = [p.split("/")[:-1] for p in paths]
-    prefix = []
-    for level in zip(*parts):
-        if len(set(level)) != 1:
-            break
-        prefix.append(level[0])
-    return "/".join(prefix) + "/" if prefix else ""
 
 
 @keras.saving.register_keras_serializable(package="deltasparse")
@@ -190,7 +178,6 @@ class AdaFocusV2(keras.Model):
                 raise ValueError(f"`{name}` must be a float in [0, 1). "
                                  f"Received: {name}={value!r}")
         super().__init__(**kwargs)
-        self._check_distinct_paths(glance_network, local_network)
 
         # === Layers ===
         self.glance_network = glance_network
@@ -225,18 +212,6 @@ class AdaFocusV2(keras.Model):
         self.seed = seed
         self._predict_output = "logits"
         self._step_logits_function = None
-
-    @staticmethod
-    def _check_distinct_paths(glance_network, local_network):
-        shared = {v.path for v in glance_network.weights} & {
-            v.path for v in local_network.weights}
-        if shared:
-            warnings.warn(
-                f"`glance_network` and `local_network` share {len(shared)} "
-                f"variable paths (e.g. {sorted(shared)[0]!r}), so per-module "
-                "learning rates cannot tell them apart; build each under "
-                "`keras.name_scope(<its name>)` (as the presets do).",
-                stacklevel=3)
 
     # --- presets -----------------------------------------------------------
 
@@ -449,41 +424,39 @@ class AdaFocusV2(keras.Model):
 
     def learning_rate_multipliers(self, glance=0.5, policy=0.1,
                                   classifier=5.0, local=1.0):
-        """Per-module learning-rate multipliers, keyed by variable path.
+        """Per-module learning-rate multipliers for `GroupedSGD`.
 
         The original's parameter groups: the glance network and its head,
-        the policy, the fusion classifier, the local network and its head.
-        Each key is the shared path prefix of a part's variables (e.g.
-        `glance_network/`) when no other variable starts with it, otherwise
-        a regex `^(?:path|path...)$` of its exact paths.
+        the policy, the fusion classifier (MLP and every step head), the
+        local network and its head. Keys are anchored layer-name patterns
+        (`^glance_network`, ...), so bind them with `use_layer_paths`:
+        variable paths (`variable.path`) depend on how and where a network
+        was built and change across a `.keras` round trip; layer paths do
+        not.
 
         Args:
             glance, policy, classifier, local: floats. Default to the
                 paper's 0.5, 0.1, 5.0 and 1.0.
 
         Returns:
-            dict key -> multiplier, for `GroupedSGD(learning_rate_
-            multipliers=...)`.
+            dict pattern -> multiplier.
+
+        Example:
+        >>> optimizer = GroupedSGD(  # doctest: +SKIP
+        ...     0.002, model.learning_rate_multipliers(), momentum=0.9,
+        ...     weight_decay=1e-4).use_layer_paths(model)
         """
-        parts = (
-            (self.glance_network, glance), (self.glance_head, glance),
-            (self.policy_network, policy), (self.classifier, classifier),
-            (self.local_network, local), (self.local_head, local),
-        )
-        multipliers = {}
-        for part, multiplier in parts:
-            paths = [v.path for v in part.weights]
-            if not paths:
-                continue
-            prefix = _common_prefix(paths)
-            owned = {id(v) for v in part.weights}
-            if prefix and all(id(v) in owned for v in self.weights
-                              if v.path.startswith(prefix)):
-                key = prefix
-            else:
-                key = "^(?:" + "|".join(map(re.escape, paths)) + ")$"
-            multipliers[key] = float(multiplier)
-        return multipliers
+        parts = ((self.glance_network, glance), (self.glance_head, glance),
+                 (self.policy_network, policy), (self.classifier, classifier),
+                 (self.local_network, local), (self.local_head, local))
+        names = [part.name for part, _ in parts]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                "The parts of AdaFocusV2 must have distinct layer names for "
+                "per-module learning rates (name the glance and local "
+                f"networks apart). Received: names={names}")
+        return {f"^{re.escape(part.name)}": float(multiplier)
+                for part, multiplier in parts}
 
     # --- inference -----------------------------------------------------------
 

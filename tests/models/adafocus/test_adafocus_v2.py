@@ -5,7 +5,6 @@ a NumPy reference, training, saving, prediction and the counted GFLOPs."""
 
 import os
 import tempfile
-import warnings
 
 import keras
 import numpy as np
@@ -260,32 +259,36 @@ class AdaFocusV2Test(TestCase):
         direct = model.glance_network(expected.astype("float32"))
         self.assertAllClose(got, direct, atol=1e-5)
 
-    def test_learning_rate_multipliers(self):
+    def test_learning_rate_multipliers_group_every_part(self):
+        from deltasparse.training import GroupedSGD
+
         model = tiny_model()
         multipliers = model.learning_rate_multipliers()
-        name = model.name
         self.assertEqual(multipliers, {
-            "glance_network/": 0.5, f"{name}/glance_head/": 0.5,
-            f"{name}/policy_network/": 0.1, f"{name}/classifier/": 5.0,
-            "local_network/": 1.0, f"{name}/local_head/": 1.0})
-        covered = [v.path for v in model.trainable_weights
-                   if any(v.path.startswith(k) for k in multipliers)]
-        self.assertEqual(len(covered), len(model.trainable_weights))
+            "^glance_network": 0.5, "^glance_head": 0.5,
+            "^policy_network": 0.1, "^classifier": 5.0,
+            "^local_network": 1.0, "^local_head": 1.0})
+        optimizer = GroupedSGD(0.1, multipliers, default_multiplier=7.0)
+        optimizer.use_layer_paths(model)
+        optimizer.build(model.trainable_variables)
+        groups = {}
+        for path, multiplier, _ in optimizer.variable_multipliers():
+            groups.setdefault(path.split("/")[0], set()).add(multiplier)
+        self.assertEqual(groups, {  # 7.0 (unmatched) appears nowhere
+            "glance_network": {0.5}, "glance_head": {0.5},
+            "policy_network": {0.1}, "classifier": {5.0},
+            "local_network": {1.0}, "local_head": {1.0}})
 
-    def test_shared_paths_warn_and_fall_back_to_exact_regexes(self):
-        def unscoped(size):
+    def test_same_named_networks_cannot_be_grouped(self):
+        def net(size):
             inputs = keras.Input((size, size, 3))
             return keras.Model(inputs, keras.layers.Conv2D(
-                2, 3, name="conv")(inputs))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = AdaFocusV2(unscoped(SIZE), unscoped(PATCH), CLASSES,
-                               num_segments=TIME, patch_size=PATCH,
-                               policy_hidden=4, classifier_hidden=4)
-        self.assertTrue(any("share" in str(w.message) for w in caught))
-        model.build((None, TIME, SIZE, SIZE, 3))
-        keys = list(model.learning_rate_multipliers())
-        self.assertTrue(keys[0].startswith("^(?:"))
+                2, 3, name="conv")(inputs), name="same")
+        model = AdaFocusV2(net(SIZE), net(PATCH), CLASSES,
+                           num_segments=TIME, patch_size=PATCH,
+                           policy_hidden=4, classifier_hidden=4)
+        with self.assertRaisesRegex(ValueError, "distinct layer names"):
+            model.learning_rate_multipliers()
 
     def test_gflops_per_frame_is_counted(self):
         model = tiny_model()
