@@ -162,7 +162,7 @@ DEMO = {
     "policy_hidden": 64,
     "classifier_hidden": 128,
     "lr": 0.05,  # from scratch: 25x the paper's fine-tuning rate
-    "epochs": 12,
+    "epochs": 30,
     "batch_size": 16,
     "eval_every": 3,
     "eval_last": 1,
@@ -171,7 +171,10 @@ DEMO = {
     "preload": True,
 }
 """The `demo` named config: trains from scratch on the synthetic focus set
-in minutes and compares the learned patches with random ones."""
+in minutes (4.3 min on 2 CPU cores) and compares the learned patches with
+random ones (`focus.json`). Measured: top-1 30 % learned against 20 %
+random (chance 20 %), object coverage 16 % against 14 %: the policy does
+not find the object on this data yet (see the README)."""
 
 _CHOICES = {"dataset": tuple(DATASETS),
             "frame_order": (None, "prefix_covering"),
@@ -279,10 +282,12 @@ def missing_data_message(config, missing):
         f"data_root={_data_root(config)!r}. Get the list files "
         f"({DATASETS[dataset]['train_list']}, "
         f"{DATASETS[dataset]['val_list']}, classInd.txt) from AR-Net's "
-        f"preparation ({ARNET_URL}), extract the frames of every video into "
-        "<data_root>/<path>/ with `python -m deltasparse.data.datasets."
-        "video_preparation` (or ffmpeg -vf scale=-1:360) and run with "
-        "`data_root=<folder>`. No download needed: `with demo` trains on the "
+        f"preparation ({ARNET_URL}), with the frames of every video in "
+        "<data_root>/<path>/ (ffmpeg -vf scale=-1:360, image_00001.jpg ...; "
+        "Mini-Kinetics img_00001.jpg), and run with `data_root=<folder>`. "
+        "For your own videos: `python dataset_preparation/"
+        "prepare_video_list.py --help`, then `train_list`, `val_list` and "
+        "`frame_template`. No download needed: `with demo` trains on the "
         "embedded synthetic focus dataset.")
 
 
@@ -656,14 +661,15 @@ def train(config, run, log, experiment):
     from deltasparse.training import Trainer
 
     config, data, names, model = _start(config, run, log)
-    steps = data.steps_per_epoch()
-    compile_model(config, model, steps)
-    callback, monitor = _periodic_evaluation(config, data)
     ckpt_dir = checkpoint_directory(experiment, config)
     run.info["checkpoint_dir"] = ckpt_dir
     os.makedirs(ckpt_dir, exist_ok=True)
     write_json_atomic(os.path.join(ckpt_dir, "config.json"), config)
-    trainer = Trainer(ckpt_dir, resume=config["resume"], seed=config["seed"],
+    steps = data.steps_per_epoch()
+    compile_model(config, model, steps)
+    callback, monitor = _periodic_evaluation(config, data)
+    trainer = Trainer(os.path.join(ckpt_dir, "train"),
+                      resume=config["resume"], seed=config["seed"],
                       monitor=monitor, mode="max",
                       keep=config["checkpoint_keep"],
                       log_scalar=run.log_scalar, verbose=config["verbose"])
