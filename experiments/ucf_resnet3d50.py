@@ -19,6 +19,9 @@ ex = add_clip3d_experiment(make_experiment("ucf_resnet3d50"), "resnet3d_50")
 # scratch, 15 epochs: 8.4 min on 2 CPU cores (mostly quiet), video accuracy
 # 18.8 % (clip 21.6 %, chance 12.5 %): barely above chance; training
 # accuracy reaches only 30 %. Too few steps for 46M parameters from scratch.
+# Also tried (3 epochs each, then 20 of a 30-epoch run): zero_init_residual
+# (no gain), Adam 1e-3 (loss 2.5-3.0), the seed's SGD lr 0.1 (loss 27-50,
+# diverging); 20 Adam epochs reach 22-30 % training accuracy, chance on test.
 add_clip3d_demo(ex, epochs=15)
 
 if __name__ == "__main__":
