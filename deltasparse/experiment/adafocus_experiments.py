@@ -475,7 +475,7 @@ def _start(config, run, log):
                          "params": int(model.count_params()),
                          "gflops_per_frame": model.gflops_per_frame()}
     _timed(run, "build", start)
-    return config, data, names, model
+    return config, data, model
 
 
 # --------------------------------------------------------------------------
@@ -533,7 +533,7 @@ def last_step_figures(step_logits, labels, metric):
     return figures
 
 
-def evaluate_model(config, run, model, data, names, step=0):
+def evaluate_model(config, run, model, data, step=0):
     """The final evaluation through the shared protocol (`evaluate_videos`
     on the last-step logits), with counted GFLOPs per video.
 
@@ -550,7 +550,7 @@ def evaluate_model(config, run, model, data, names, step=0):
                                  outputs="logits",
                                  progress=config["verbose"] == 1)
     _timed(run, "evaluate", start)
-    per_frame = model.gflops_per_frame()
+    per_frame = run.info["model"]["gflops_per_frame"]  # counted once
     per_video = per_frame * config["num_segments"]
     folder = os.path.join(run_directory(run), "evaluation")
     paths = write_evaluation_artifacts(
@@ -660,7 +660,7 @@ def train(config, run, log, experiment):
     from deltasparse.training import CheckpointLockedError
     from deltasparse.training import Trainer
 
-    config, data, names, model = _start(config, run, log)
+    config, data, model = _start(config, run, log)
     ckpt_dir = checkpoint_directory(experiment, config)
     run.info["checkpoint_dir"] = ckpt_dir
     os.makedirs(ckpt_dir, exist_ok=True)
@@ -695,7 +695,7 @@ def train(config, run, log, experiment):
         model.load_weights(fit.best_weights_path)
     if not config["final_evaluation"]:
         return out
-    result = evaluate_model(config, run, model, data, names,
+    result = evaluate_model(config, run, model, data,
                             step=int(config["epochs"]))
     return {**result, **out}
 
@@ -737,7 +737,7 @@ def resolve_weights(config, experiment):
 
 
 def _load_trained(config, run, log, experiment):
-    config, data, names, model = _start(config, run, log)
+    config, data, model = _start(config, run, log)
     weights = resolve_weights(config, experiment)
     try:
         model.load_weights(weights)
@@ -746,13 +746,13 @@ def _load_trained(config, run, log, experiment):
             f"`weights` does not fit the configured model ({err}). "
             f"Received: weights={weights!r}") from None
     run.info["weights"] = weights
-    return config, data, names, model
+    return config, data, model
 
 
 def evaluate_weights(config, run, log, experiment):
     """The `evaluate` command: the final evaluation of `weights`."""
-    config, data, names, model = _load_trained(config, run, log, experiment)
-    return evaluate_model(config, run, model, data, names)
+    config, data, model = _load_trained(config, run, log, experiment)
+    return evaluate_model(config, run, model, data)
 
 
 def early_exit_curve_command(config, run, log, experiment):
@@ -766,7 +766,7 @@ def early_exit_curve_command(config, run, log, experiment):
     from deltasparse.evaluation import format_early_exit_curve
     from deltasparse.evaluation import write_early_exit_curve
 
-    config, data, names, model = _load_trained(config, run, log, experiment)
+    config, data, model = _load_trained(config, run, log, experiment)
     num_train = len(data.videos["train"])
     limit = config["exit_train_videos"]
     indices = None
@@ -780,8 +780,8 @@ def early_exit_curve_command(config, run, log, experiment):
     metric = metric_name(config)
     rows = early_exit_curve(
         train_outputs["step_logits"], val_outputs["step_logits"],
-        val_outputs["labels"], model.gflops_per_frame(), metric=metric,
-        criterion=config["exit_criterion"])
+        val_outputs["labels"], run.info["model"]["gflops_per_frame"],
+        metric=metric, criterion=config["exit_criterion"])
     label = "mAP" if metric == "map" else "top-1"
     paths = write_early_exit_curve(
         rows, run_directory(run), metric_name=label,
