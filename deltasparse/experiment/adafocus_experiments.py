@@ -68,6 +68,7 @@ from deltasparse.experiment.video_experiments import _timed
 from deltasparse.experiment.video_experiments import check_choice
 from deltasparse.experiment.video_experiments import check_positive
 from deltasparse.experiment.video_experiments import checkpoint_directory
+from deltasparse.training.checkpoints import load_weights_quietly
 from deltasparse.training.checkpoints import write_json_atomic
 
 DATASETS = {
@@ -692,7 +693,7 @@ def train(config, run, log, experiment):
         if path and os.path.isfile(path):
             run.add_artifact(path, name=name)
     if config["eval_weights"] == "best" and fit.best_weights_path:
-        model.load_weights(fit.best_weights_path)
+        load_weights_quietly(model, fit.best_weights_path)
     if not config["final_evaluation"]:
         return out
     result = evaluate_model(config, run, model, data,

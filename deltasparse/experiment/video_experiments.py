@@ -121,6 +121,7 @@ from deltasparse.experiment.observers import run_directory
 from deltasparse.experiment.runtime import configure_devices
 from deltasparse.experiment.runtime import set_global_seed
 from deltasparse.training import video_protocol as protocol
+from deltasparse.training.checkpoints import load_weights_quietly
 from deltasparse.training.checkpoints import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -985,7 +986,7 @@ def record_fit(config, run, model, fit, ckpt_dir,
     out.update(epochs=int(config["epochs"]),
                resumed_from_epoch=int(fit.resumed_from_epoch or 0))
     if config["eval_weights"] == "best" and fit.best_weights_path:
-        model.load_weights(fit.best_weights_path)
+        load_weights_quietly(model, fit.best_weights_path)
     return out
 
 

@@ -108,10 +108,37 @@ def read_json(path, default=None):
 
 
 def save_weights_atomic(model, path):
-    """`model.save_weights(path)` through a per-process temp file."""
+    """`model.save_weights(path)` through a per-process temp file.
+
+    The file holds the model's weights only: Keras' `save_weights` also
+    writes a compiled model's optimizer variables (for Adam twice the
+    weights again), which these files never need (`load_weights` into a
+    model for inference, transfer, fine-tuning; the trainer resumes from
+    its epoch state files). Keras versions without `objects_to_skip` write
+    the optimizer too.
+    """
     tmp = temp_path(path)
-    model.save_weights(tmp)
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        from keras.src.saving import saving_lib
+
+        saving_lib.save_weights_only(
+            model, tmp, objects_to_skip=[optimizer] if optimizer else None)
+    except (ImportError, AttributeError, TypeError):
+        model.save_weights(tmp)
     _fsync_replace(tmp, path)
+
+
+def load_weights_quietly(model, path):
+    """`model.load_weights(path)` without Keras' warning that a compiled
+    model's optimizer state is not in the file (`save_weights_atomic`
+    writes the weights only)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
 
 
 def _values(variables):

@@ -23,6 +23,8 @@ import os
 import keras
 import numpy as np
 
+from deltasparse.training.checkpoints import load_weights_quietly
+
 PREPROCESSING = {"resnet50": "caffe", "mobilenet": "tf"}
 """Input preprocessing of each architecture (spec §6.2)."""
 
@@ -313,7 +315,7 @@ def train_phases(model, phases, checkpoint_dir, train_data, *, compile_phase,
         last_path = result.last_weights_path
         start = phase.epochs
     if last_path is not None and os.path.isfile(last_path):
-        model.load_weights(last_path)
+        load_weights_quietly(model, last_path)
     return PhasesResult(history=history, epochs=epochs,
                         resumed_from_epoch=resumed, best_weights_path=best[2],
                         last_weights_path=last_path, best_epoch=best[0],

@@ -228,3 +228,28 @@ def test_bad_fit_arguments(tmp_path):
 def test_bad_optimizer_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_optimizer(**kwargs)
+
+
+def test_weights_files_hold_the_weights_without_the_optimizer(tmp_path):
+    import warnings
+
+    import h5py
+
+    from deltasparse.training.checkpoints import load_weights_quietly
+    from deltasparse.training.checkpoints import save_weights_atomic
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(keras.optimizers.Adam(0.1), "mse")
+    model.fit(np.ones((8, 4)), np.zeros((8, 3)), verbose=0)
+    path = str(tmp_path / "w.weights.h5")
+    save_weights_atomic(model, path)
+    with h5py.File(path) as f:
+        assert "optimizer" not in f  # Keras' save_weights would add it
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    other.compile(keras.optimizers.Adam(0.1), "mse")
+    other.fit(np.ones((8, 4)), np.ones((8, 3)), verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_weights_quietly(other, path)
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
