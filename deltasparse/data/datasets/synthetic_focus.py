@@ -21,14 +21,21 @@ dataset where exactly that holds, with no download:
 | `dots`       | one bright pixel per 2x2 cell                   |
 | `flat`       | uniform grey                                     |
 
-Every pattern has the same mean grey level (128) over any 2x2 (hence any
-4x4) block, so a 4x area-downsampled frame shows the same blob for every
-class: a low-resolution glance can tell WHERE the object is (its ring
-colour), not WHICH class it is; only full-resolution pixels of the object
-can. A random 32-pixel patch of a 128-pixel frame rarely holds the whole
-object. Backgrounds, distractors, motion and noise are drawn the same way
-for every class (the pattern is the only class-dependent draw), and every
-class is invariant under the horizontal flip of TSN's augmentation.
+With `cell_size=c` every pattern is drawn on c x c pixel cells (stripes
+2 pixels wide for c = 2): a bilinear patch at a sub-pixel position keeps a
+2-pixel pattern but averages a 1-pixel one away, so with c >= 2 the
+patch's content no longer flips with the sub-pixel phase of its position.
+
+Every pattern has the same mean grey level (128) over any 2c x 2c block
+(for c = 1 any 2x2, hence any 4x4), so a frame area-downsampled by a
+multiple of 2c (4x for c = 1 or 2) shows the same blob for every class:
+a low-resolution glance can tell WHERE the object is (its ring colour),
+not WHICH class it is; only full-resolution pixels of the object can. A
+random 32-pixel patch of a 128-pixel frame rarely holds the whole
+object. Backgrounds, distractors, motion and noise are drawn the same
+way for every class (the pattern is the only class-dependent draw), and
+every class is invariant under the horizontal flip of TSN's
+augmentation.
 
 Layout (frames are PNG, lossless: JPEG would smear the 1-pixel patterns)::
 
@@ -81,14 +88,16 @@ _MEAN = 128.0  # mean grey level of every interior pattern
 # --------------------------------------------------------------------------
 
 
-def _pattern(name, height, width, phase, contrast):
+def _pattern(name, height, width, phase, contrast, cell_size=1):
     """float32 `(height, width)` grey interior of class `name`, mean 128.
 
-    The levels are whole grey levels, so the stored 8-bit pixels keep the
-    mean exactly over every 2 x 2 block."""
+    The pattern is drawn on cells of `cell_size` x `cell_size` pixels
+    (`phase` in cells). The levels are whole grey levels, so the stored
+    8-bit pixels keep the mean exactly over every `2 * cell_size` square
+    block."""
     contrast = float(np.rint(contrast))
     yy, xx = np.mgrid[0:height, 0:width]
-    yy, xx = yy + phase[0], xx + phase[1]
+    yy, xx = yy // cell_size + phase[0], xx // cell_size + phase[1]
     if name == "horizontal":
         on = yy % 2 == 0
     elif name == "vertical":
@@ -149,7 +158,7 @@ def _distractor_colour(rng):
 
 def render_focus_video(class_name, frames=16, size=128, object_size=12,
                        num_distractors=3, contrast=48.0, noise=2.0, seed=0,
-                       index=0):
+                       index=0, cell_size=1):
     """Renders one video of the focus dataset as an array (no file written).
 
     Every random draw (background, distractors, tracks, pattern phase,
@@ -171,6 +180,13 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
             Defaults to 2.
         seed: int >= 0, the dataset seed. Defaults to 0.
         index: int >= 0, the video's number. Defaults to 0.
+        cell_size: int >= 1, the side in pixels of the pattern's cells:
+            1 gives 1-pixel stripes, dots and checks; 2 gives 2-pixel ones,
+            which a bilinear patch at a sub-pixel position keeps (a 1-pixel
+            pattern is averaged away at half-pixel offsets, so what a
+            patch shows flips with the sub-pixel phase of its position).
+            Every pattern keeps its mean over any `2 * cell_size` square
+            block. Defaults to 1.
 
     Returns:
         `(video, positions)`: uint8 `(frames, size, size, 3)` RGB frames and
@@ -192,7 +208,7 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
             f"`class_name` must be one of {CLASS_NAMES}. "
             f"Received: class_name={class_name!r}")
     _check_geometry(frames, size, object_size, num_distractors, contrast,
-                    noise)
+                    noise, cell_size)
     rng = np.random.default_rng([int(seed), int(index)])
     background = _background(rng, size)
     limit = size - object_size
@@ -204,7 +220,8 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
     positions = _track(rng, frames, limit, speed)
     phase = rng.integers(0, 2, size=2)
     inner = object_size - 2 * _RING
-    interior = _pattern(class_name, inner, inner, phase, float(contrast))
+    interior = _pattern(class_name, inner, inner, phase, float(contrast),
+                        int(cell_size))
     out = np.empty((frames, size, size, 3), np.uint8)
     ring = np.array(RING_COLOUR, np.float32)
     for t in range(frames):
@@ -223,11 +240,17 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
 
 
 def _check_geometry(frames, size, object_size, num_distractors, contrast,
-                    noise):
+                    noise, cell_size=1):
     _check_int("frames", frames, 1)
     _check_int("size", size, 16)
     _check_int("object_size", object_size, 6)
     _check_int("num_distractors", num_distractors, 0)
+    _check_int("cell_size", cell_size, 1)
+    if 2 * int(cell_size) > object_size - 2 * _RING:
+        raise ValueError(
+            "`cell_size` must leave at least one pattern period inside the "
+            f"ring: at most {(object_size - 2 * _RING) // 2} for "
+            f"object_size={object_size}. Received: cell_size={cell_size!r}")
     if object_size + 4 > size:
         raise ValueError(
             "`object_size` must leave room to move: at most `size - 4` "
@@ -257,6 +280,7 @@ class _Spec:
     contrast: float
     noise: float
     seed: int
+    cell_size: int = 1
 
     def videos(self):
         """Yields `(class, subset, number, relpath)`; the number is unique
@@ -271,19 +295,22 @@ class _Spec:
     def as_dict(self):
         d = dataclasses.asdict(self)
         d["classes"] = list(self.classes)
+        if d["cell_size"] == 1:  # datasets made before `cell_size` existed
+            del d["cell_size"]
         return d
 
 
 _DEFAULTS = dict(classes=None, train_per_class=40, test_per_class=10,
                  frames=16, size=128, object_size=12, num_distractors=3,
-                 contrast=48.0, noise=2.0, seed=0)
+                 contrast=48.0, noise=2.0, seed=0, cell_size=1)
 
 
 def _make_spec(classes, train_per_class, test_per_class, frames, size,
-               object_size, num_distractors, contrast, noise, seed):
+               object_size, num_distractors, contrast, noise, seed,
+               cell_size=1):
     classes = select_classes(classes, CLASS_NAMES)
     _check_geometry(frames, size, object_size, num_distractors, contrast,
-                    noise)
+                    noise, cell_size)
     return _Spec(classes=classes,
                  train_per_class=_check_int("train_per_class",
                                             train_per_class, 1),
@@ -293,7 +320,8 @@ def _make_spec(classes, train_per_class, test_per_class, frames, size,
                  object_size=int(object_size),
                  num_distractors=int(num_distractors),
                  contrast=float(contrast), noise=float(noise),
-                 seed=_check_int("seed", seed, 0))
+                 seed=_check_int("seed", seed, 0),
+                 cell_size=int(cell_size))
 
 
 def _write_frames(folder, video):
@@ -313,7 +341,7 @@ def _write_frames(folder, video):
 def make_synthetic_focus(root, classes=None, train_per_class=40,
                          test_per_class=10, frames=16, size=128,
                          object_size=12, num_distractors=3, contrast=48.0,
-                         noise=2.0, seed=0, progress=False):
+                         noise=2.0, seed=0, cell_size=1, progress=False):
     """Writes the focus dataset (PNG frame folders and list files) to `root`.
 
     Deterministic for given arguments. Idempotent and resumable: a `root`
@@ -337,6 +365,8 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
         contrast: float, see `render_focus_video`. Defaults to 48.
         noise: float, pixel noise std. Defaults to 2.
         seed: int. Defaults to 0.
+        cell_size: int, pattern cell side in pixels, see
+            `render_focus_video`. Defaults to 1.
         progress: bool, show a tqdm bar. Defaults to False.
 
     Returns:
@@ -357,7 +387,8 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
     (4, 2)
     """
     spec = _make_spec(classes, train_per_class, test_per_class, frames, size,
-                      object_size, num_distractors, contrast, noise, seed)
+                      object_size, num_distractors, contrast, noise, seed,
+                      cell_size)
     marker = os.path.join(root, _MARKER)
     wanted = {"format": FORMAT, **spec.as_dict()}
     if check_dataset_marker(root, marker, wanted,
@@ -374,7 +405,7 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
         video, positions = render_focus_video(
             name, spec.frames, spec.size, spec.object_size,
             spec.num_distractors, spec.contrast, spec.noise, spec.seed,
-            number)
+            number, spec.cell_size)
         if not os.path.isdir(folder):
             _write_frames(folder, video)
         objects[rel] = positions.tolist()
@@ -563,12 +594,15 @@ def main(argv=None):
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--object-size", type=int, default=12)
+    p.add_argument("--cell-size", type=int, default=1,
+                   help="pattern cell side in pixels (2: patterns a "
+                        "sub-pixel patch position keeps)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     kwargs = dict(classes=args.classes, train_per_class=args.train_per_class,
                   test_per_class=args.test_per_class, frames=args.frames,
                   size=args.size, object_size=args.object_size,
-                  seed=args.seed)
+                  seed=args.seed, cell_size=args.cell_size)
     if args.classes == len(CLASS_NAMES):
         kwargs["classes"] = None
     try:

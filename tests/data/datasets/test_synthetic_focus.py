@@ -218,3 +218,45 @@ def test_errors_name_the_argument(tmp_path, capsys):
         sf.synthetic_focus_videos(str(tmp_path), "val")
     assert sf.main(["--root", str(tmp_path / "bad"), "--size", "8"]) == 1
     assert "error: `size`" in capsys.readouterr().err
+
+
+def test_cell_size_two_keeps_the_pattern_under_a_half_pixel_shift():
+    # A bilinear patch at a half-pixel offset averages neighbouring
+    # pixels: 1-pixel vertical stripes become flat grey, 2-pixel ones keep
+    # their swing (the learned position then sees the object, not the
+    # sub-pixel phase).
+    swings = {}
+    for cell in (1, 2):
+        video, positions = sf.render_focus_video(
+            "vertical", 1, 64, object_size=16, seed=0, index=2, noise=0,
+            cell_size=cell)
+        y, x = positions[0]
+        interior = video[0, y + 2:y + 14, x + 2:x + 14, 0].astype(float)
+        shifted = 0.5 * (interior[:, :-1] + interior[:, 1:])
+        swings[cell] = shifted.max() - shifted.min()
+        # Same mean over every (2 * cell)-square block (a 4x downsampled
+        # glance cannot tell the class for cell 1 or 2).
+        blocks = interior[:12 // (2 * cell) * 2 * cell,
+                          :12 // (2 * cell) * 2 * cell].reshape(
+            12 // (2 * cell), 2 * cell, 12 // (2 * cell), 2 * cell)
+        np.testing.assert_array_equal(blocks.mean(axis=(1, 3)), 128.0)
+    assert swings[1] == 0.0
+    assert swings[2] >= 48.0  # half the 96-level swing survives at least
+
+
+def test_cell_size_is_recorded_only_when_not_one(tmp_path):
+    small = dict(classes=2, train_per_class=1, test_per_class=1, frames=2,
+                 size=32)
+    old = sf.make_synthetic_focus(str(tmp_path / "one"), **small)
+    with open(os.path.join(old, "synthetic_focus.json")) as f:
+        assert "cell_size" not in f.read()  # earlier datasets stay valid
+    two = sf.make_synthetic_focus(str(tmp_path / "two"), cell_size=2,
+                                  **small)
+    with open(os.path.join(two, "synthetic_focus.json")) as f:
+        assert '"cell_size": 2' in f.read()
+    with pytest.raises(ValueError, match="other arguments|holds"):
+        sf.make_synthetic_focus(old, cell_size=2, **small)
+    with pytest.raises(ValueError, match="`cell_size`"):
+        sf.render_focus_video("flat", cell_size=0)
+    with pytest.raises(ValueError, match="`cell_size`.*at most 4"):
+        sf.render_focus_video("flat", object_size=12, cell_size=5)
