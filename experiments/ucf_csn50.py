@@ -15,10 +15,11 @@ from deltasparse.experiment.clip3d_experiments import add_clip3d_experiment
 
 ex = add_clip3d_experiment(make_experiment("ucf_csn50"), "csn_ir_50")
 
-# Synthetic actions, 4-frame 32x32 centre-scale crops, Adam 1e-3, from
-# scratch, 8 epochs: 2.6 min on 2 CPU cores (DepthwiseConv3D), video
-# accuracy 20.8 % (top-5 75.0 %, chance 12.5 %): barely above chance.
-add_clip3d_demo(ex, epochs=8, lr=1e-3)
+# Synthetic actions, 4-frame 32x32 centre-scale crops, from scratch, Adam
+# 1e-3 with zero_init_residual, 30 epochs: 9.0 min on 2 quiet CPU cores
+# (DepthwiseConv3D), video accuracy 47.9 % (top-5 93.8 %, chance 12.5 %).
+# Before (8 epochs, the seed's BatchNorm scales): 20.8 %.
+add_clip3d_demo(ex, epochs=30, lr=1e-3, zero_init_residual=True)
 
 if __name__ == "__main__":
     ex.run_commandline()
