@@ -35,13 +35,13 @@ scores of every test video, Hara's layout) and `evaluation/all_clips/`
 
 Differences from the seed: validation reads the TEST split (UCF101 has no
 validation split; the seed's `val` subset was the test list too); the
-trainer resumes exactly (`resume=True`); `optimizer='adam'` exists for
-the `demo` configurations, which train from scratch in minutes;
+trainer resumes exactly (`resume=True`); `optimizer='adam'` exists for the
+`demo` configurations, which train from scratch in minutes;
 `zero_init_residual=True` starts every residual block as the identity
 (Goyal et al. 2017): the deep demos (ResNet-50/101, CSN-50) use it with
-Adam 1e-3, which took them from chance to 35-48 % in minutes; on
-ResNet-18 it trained more slowly and MobileNetV2-3D it stalled (loss
-fixed at ln 8), so those two demos keep it off. The 3-D ResNets' convolutions start as
+Adam 1e-3, which took them from chance to 27-48 % in minutes; on ResNet-18
+it trained more slowly and MobileNetV2-3D it stalled (loss fixed at ln 8),
+so those two demos keep it off. The 3-D ResNets' convolutions start as
 Hara's (`kaiming_normal_`, fan out), the classifier as PyTorch's
 `nn.Linear` (Efficient-3DCNNs' MobileNetV2: N(0, 0.01)).
 """

@@ -11,7 +11,8 @@ folder:
   optimizer variable (`iterations`, momenta): the exact training state. The
   newest `keep` are kept.
 - `last.weights.h5` and, when `monitor` improved, `best.weights.h5`
-  (`model.save_weights` files, for `load_weights` / `transfer_weights`).
+  (the model's weights without the optimizer state, for `load_weights` /
+  `transfer_weights`; see `checkpoints.save_weights_atomic`).
 - `history.json`, written last (the commit point of the epoch): the figures
   of every finished epoch, the best value/epoch, the seed, the checkpoint
   file to resume from.
