@@ -26,6 +26,23 @@ With `cell_size=c` every pattern is drawn on c x c pixel cells (stripes
 2-pixel pattern but averages a 1-pixel one away, so with c >= 2 the
 patch's content no longer flips with the sub-pixel phase of its position.
 
+Three options make the set learnable from scratch in minutes (the
+AdaFocusV2 demo uses all three; the defaults keep the original set):
+
+- `matched_scenes=True`: video `k` of every class shows the same scene
+  (background, distractors, tracks, phase, noise), so only the object
+  tells the class. With a scene per video a model memorises the training
+  videos by their backgrounds, and the patch position's gradient then
+  follows the background instead of the object.
+- `ring_groups=g`: the classes are split into `g` groups with their own
+  ring colours (`RING_COLOURS`), so a glance can tell the group (for 5
+  classes in groups of 3 and 2, a glance-only model reaches 40 %, chance
+  20 %) and its feature maps learn where the object is; the class inside
+  a group still needs the object's full-resolution pixels.
+- `speed=(low, high)`: faster objects (3 to 6 pixels per frame) visit
+  many places in each video, so where the object is no longer follows
+  from which video it is.
+
 Every pattern has the same mean grey level (128) over any 2c x 2c block
 (for c = 1 any 2x2, hence any 4x4), so a frame area-downsampled by a
 multiple of 2c (4x for c = 1 or 2) shows the same blob for every class:
@@ -75,6 +92,11 @@ CLASS_NAMES = ("horizontal", "vertical", "checker", "dots", "flat")
 FORMAT = "deltasparse-synthetic-focus/1"
 #: RGB colour of every object's ring (distractors keep away from it).
 RING_COLOUR = (255, 210, 0)
+#: Ring colours of the class groups when `ring_groups > 1` (group 0 keeps
+#: `RING_COLOUR`): yellow, cyan, magenta.
+RING_COLOURS = (RING_COLOUR, (0, 200, 255), (230, 0, 230))
+#: Default object and distractor speed range, pixels per frame.
+SPEED = (0.25, 1.0)
 #: `frame_template` of the frame folders (`frame_offset=1`).
 FRAME_TEMPLATE = "{path}/img_{index:05d}.png"
 SUBSETS = ("train", "test")
@@ -148,17 +170,20 @@ def _background(rng, size):
     return np.clip(bg, 0, 255).astype(np.float32)
 
 
-def _distractor_colour(rng):
-    """A plain colour at least 150 (RGB distance) from `RING_COLOUR`."""
+def _distractor_colour(rng, ring_groups=1):
+    """A plain colour at least 150 (RGB distance) from every ring colour of
+    the `ring_groups` groups (`RING_COLOUR` alone by default)."""
+    rings = np.array(RING_COLOURS[:ring_groups], np.float64)
     while True:
         colour = rng.uniform(30, 230, size=3)
-        if np.linalg.norm(colour - np.array(RING_COLOUR)) > 150:
+        if np.all(np.linalg.norm(colour - rings, axis=1) > 150):
             return colour.astype(np.float32)
 
 
 def render_focus_video(class_name, frames=16, size=128, object_size=12,
                        num_distractors=3, contrast=48.0, noise=2.0, seed=0,
-                       index=0, cell_size=1):
+                       index=0, cell_size=1, speed=SPEED, ring_group=0,
+                       ring_groups=1):
     """Renders one video of the focus dataset as an array (no file written).
 
     Every random draw (background, distractors, tracks, pattern phase,
@@ -187,6 +212,15 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
             patch shows flips with the sub-pixel phase of its position).
             Every pattern keeps its mean over any `2 * cell_size` square
             block. Defaults to 1.
+        speed: `(low, high)` pixels per frame, the range the object's and
+            distractors' speeds are drawn from. Defaults to `SPEED`
+            (0.25 to 1).
+        ring_group: int in `[0, ring_groups)`, the group whose ring colour
+            (`RING_COLOURS[ring_group]`) the object wears. Defaults to 0
+            (`RING_COLOUR`).
+        ring_groups: int, the number of ring colours in the dataset: the
+            distractors keep away from all of them, so that every random
+            draw is the same whatever the group. Defaults to 1.
 
     Returns:
         `(video, positions)`: uint8 `(frames, size, size, 3)` RGB frames and
@@ -209,13 +243,20 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
             f"Received: class_name={class_name!r}")
     _check_geometry(frames, size, object_size, num_distractors, contrast,
                     noise, cell_size)
+    speed = _check_speed(speed)
+    ring_groups = _check_ring_groups(ring_groups)
+    if isinstance(ring_group, bool) or not isinstance(
+            ring_group, (int, np.integer)) or not 0 <= ring_group < ring_groups:
+        raise ValueError(
+            f"`ring_group` must be an int in [0, {ring_groups}) (one of the "
+            f"`ring_groups`). Received: ring_group={ring_group!r}")
     rng = np.random.default_rng([int(seed), int(index)])
     background = _background(rng, size)
     limit = size - object_size
-    speed = (0.25, 1.0)
     sides = rng.integers(object_size - 2, object_size + 5,
                          size=num_distractors)
-    colours = [_distractor_colour(rng) for _ in range(num_distractors)]
+    colours = [_distractor_colour(rng, ring_groups)
+               for _ in range(num_distractors)]
     tracks = [_track(rng, frames, size - int(s), speed) for s in sides]
     positions = _track(rng, frames, limit, speed)
     phase = rng.integers(0, 2, size=2)
@@ -223,7 +264,7 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
     interior = _pattern(class_name, inner, inner, phase, float(contrast),
                         int(cell_size))
     out = np.empty((frames, size, size, 3), np.uint8)
-    ring = np.array(RING_COLOUR, np.float32)
+    ring = np.array(RING_COLOURS[int(ring_group)], np.float32)
     for t in range(frames):
         canvas = background.copy()
         for side, colour, track in zip(sides, colours, tracks):
@@ -237,6 +278,29 @@ def render_focus_video(class_name, frames=16, size=128, object_size=12,
             canvas += rng.normal(0.0, noise, canvas.shape).astype(np.float32)
         out[t] = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
     return out, positions
+
+
+def _check_speed(speed):
+    """`(low, high)` floats with 0 <= low <= high, or a ValueError."""
+    try:
+        low, high = (float(v) for v in speed)
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low <= high):
+        raise ValueError(
+            "`speed` must be (low, high) pixels per frame with 0 <= low <= "
+            f"high. Received: speed={speed!r}")
+    return (low, high)
+
+
+def _check_ring_groups(ring_groups):
+    _check_int("ring_groups", ring_groups, 1)
+    if ring_groups > len(RING_COLOURS):
+        raise ValueError(
+            f"`ring_groups` must be at most {len(RING_COLOURS)} (the ring "
+            f"colours of `RING_COLOURS`). Received: ring_groups="
+            f"{ring_groups!r}")
+    return int(ring_groups)
 
 
 def _check_geometry(frames, size, object_size, num_distractors, contrast,
@@ -281,36 +345,66 @@ class _Spec:
     noise: float
     seed: int
     cell_size: int = 1
+    speed: tuple = SPEED
+    ring_groups: int = 1
+    matched_scenes: bool = False
 
     def videos(self):
-        """Yields `(class, subset, number, relpath)`; the number is unique
-        over the dataset (the `index` of `render_focus_video`)."""
+        """Yields `(class, subset, number, relpath)`; the number is the
+        `index` of `render_focus_video`: unique over the dataset, or with
+        `matched_scenes` the video's number within its class (every scene
+        then appears once in every class)."""
         per_class = self.train_per_class + self.test_per_class
         for c, name in enumerate(self.classes):
             for k in range(per_class):
                 subset = "test" if k < self.test_per_class else "train"
-                yield (name, subset, c * per_class + k,
+                number = k if self.matched_scenes else c * per_class + k
+                yield (name, subset, number,
                        f"frames/{name}/{name}_{k:03d}")
+
+    def ring_group(self, class_name):
+        """The ring group of `class_name`: the classes, in label order,
+        split into `ring_groups` consecutive groups of (nearly) equal
+        size (`np.array_split`)."""
+        groups = np.array_split(np.arange(len(self.classes)),
+                                self.ring_groups)
+        c = self.classes.index(class_name)
+        return next(g for g, members in enumerate(groups) if c in members)
 
     def as_dict(self):
         d = dataclasses.asdict(self)
         d["classes"] = list(self.classes)
-        if d["cell_size"] == 1:  # datasets made before `cell_size` existed
-            del d["cell_size"]
+        d["speed"] = list(self.speed)
+        # Options at their defaults are left out, so datasets made before
+        # they existed keep their marker and cache folder.
+        for key, default in (("cell_size", 1), ("speed", list(SPEED)),
+                             ("ring_groups", 1), ("matched_scenes", False)):
+            if d[key] == default:
+                del d[key]
         return d
 
 
 _DEFAULTS = dict(classes=None, train_per_class=40, test_per_class=10,
                  frames=16, size=128, object_size=12, num_distractors=3,
-                 contrast=48.0, noise=2.0, seed=0, cell_size=1)
+                 contrast=48.0, noise=2.0, seed=0, cell_size=1, speed=SPEED,
+                 ring_groups=1, matched_scenes=False)
 
 
 def _make_spec(classes, train_per_class, test_per_class, frames, size,
                object_size, num_distractors, contrast, noise, seed,
-               cell_size=1):
+               cell_size=1, speed=SPEED, ring_groups=1,
+               matched_scenes=False):
     classes = select_classes(classes, CLASS_NAMES)
     _check_geometry(frames, size, object_size, num_distractors, contrast,
                     noise, cell_size)
+    ring_groups = _check_ring_groups(ring_groups)
+    if ring_groups > len(classes):
+        raise ValueError(
+            "`ring_groups` must be at most the number of classes "
+            f"({len(classes)}). Received: ring_groups={ring_groups!r}")
+    if not isinstance(matched_scenes, (bool, np.bool_)):
+        raise ValueError("`matched_scenes` must be True or False. "
+                         f"Received: matched_scenes={matched_scenes!r}")
     return _Spec(classes=classes,
                  train_per_class=_check_int("train_per_class",
                                             train_per_class, 1),
@@ -321,7 +415,9 @@ def _make_spec(classes, train_per_class, test_per_class, frames, size,
                  num_distractors=int(num_distractors),
                  contrast=float(contrast), noise=float(noise),
                  seed=_check_int("seed", seed, 0),
-                 cell_size=int(cell_size))
+                 cell_size=int(cell_size), speed=_check_speed(speed),
+                 ring_groups=ring_groups,
+                 matched_scenes=bool(matched_scenes))
 
 
 def _write_frames(folder, video):
@@ -341,7 +437,9 @@ def _write_frames(folder, video):
 def make_synthetic_focus(root, classes=None, train_per_class=40,
                          test_per_class=10, frames=16, size=128,
                          object_size=12, num_distractors=3, contrast=48.0,
-                         noise=2.0, seed=0, cell_size=1, progress=False):
+                         noise=2.0, seed=0, cell_size=1, speed=SPEED,
+                         ring_groups=1, matched_scenes=False,
+                         progress=False):
     """Writes the focus dataset (PNG frame folders and list files) to `root`.
 
     Deterministic for given arguments. Idempotent and resumable: a `root`
@@ -367,6 +465,20 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
         seed: int. Defaults to 0.
         cell_size: int, pattern cell side in pixels, see
             `render_focus_video`. Defaults to 1.
+        speed: `(low, high)` pixels per frame of the moving squares, see
+            `render_focus_video`. Defaults to `SPEED` (0.25 to 1).
+        ring_groups: int in [1, 3], the number of ring colours: the
+            classes, in label order, are split into this many consecutive
+            groups (`np.array_split`: 3 + 2 for 5 classes and 2 groups),
+            each with its own ring colour (`RING_COLOURS`). With more than
+            one, a low-resolution glance can tell the group but not the
+            class. Defaults to 1 (every ring `RING_COLOUR`).
+        matched_scenes: bool. If True, video `k` of every class shows the
+            same scene (background, distractors, object track, pattern
+            phase and noise): only the object's interior and ring differ
+            between classes, so nothing else (a background a model could
+            memorise) tells a video's class. Train and test scenes stay
+            distinct. Defaults to False (every video its own scene).
         progress: bool, show a tqdm bar. Defaults to False.
 
     Returns:
@@ -388,7 +500,7 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
     """
     spec = _make_spec(classes, train_per_class, test_per_class, frames, size,
                       object_size, num_distractors, contrast, noise, seed,
-                      cell_size)
+                      cell_size, speed, ring_groups, matched_scenes)
     marker = os.path.join(root, _MARKER)
     wanted = {"format": FORMAT, **spec.as_dict()}
     if check_dataset_marker(root, marker, wanted,
@@ -405,7 +517,8 @@ def make_synthetic_focus(root, classes=None, train_per_class=40,
         video, positions = render_focus_video(
             name, spec.frames, spec.size, spec.object_size,
             spec.num_distractors, spec.contrast, spec.noise, spec.seed,
-            number, spec.cell_size)
+            number, spec.cell_size, spec.speed, spec.ring_group(name),
+            spec.ring_groups)
         if not os.path.isdir(folder):
             _write_frames(folder, video)
         objects[rel] = positions.tolist()
@@ -597,12 +710,21 @@ def main(argv=None):
     p.add_argument("--cell-size", type=int, default=1,
                    help="pattern cell side in pixels (2: patterns a "
                         "sub-pixel patch position keeps)")
+    p.add_argument("--speed", type=float, nargs=2, default=list(SPEED),
+                   metavar=("LOW", "HIGH"),
+                   help="range of the squares' speeds, pixels per frame")
+    p.add_argument("--ring-groups", type=int, default=1,
+                   help="ring colours (class groups a glance can tell)")
+    p.add_argument("--matched-scenes", action="store_true",
+                   help="video k of every class shows the same scene")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     kwargs = dict(classes=args.classes, train_per_class=args.train_per_class,
                   test_per_class=args.test_per_class, frames=args.frames,
                   size=args.size, object_size=args.object_size,
-                  seed=args.seed, cell_size=args.cell_size)
+                  seed=args.seed, cell_size=args.cell_size,
+                  speed=tuple(args.speed), ring_groups=args.ring_groups,
+                  matched_scenes=args.matched_scenes)
     if args.classes == len(CLASS_NAMES):
         kwargs["classes"] = None
     try:
@@ -620,6 +742,8 @@ __all__ = [
     "CLASS_NAMES",
     "FRAME_TEMPLATE",
     "RING_COLOUR",
+    "RING_COLOURS",
+    "SPEED",
     "ensure_synthetic_focus",
     "make_synthetic_focus",
     "object_boxes",

@@ -1,5 +1,6 @@
 """The synthetic small-object focus dataset (`synthetic_focus`)."""
 
+import json
 import os
 
 import cv2
@@ -260,3 +261,114 @@ def test_cell_size_is_recorded_only_when_not_one(tmp_path):
         sf.render_focus_video("flat", cell_size=0)
     with pytest.raises(ValueError, match="`cell_size`.*at most 4"):
         sf.render_focus_video("flat", object_size=12, cell_size=5)
+
+
+def _read_video(videos, i):
+    return np.stack([cv2.imread(videos.frame_path(i, k))[..., ::-1]
+                     for k in range(videos.num_frames[i])])
+
+
+def test_matched_scenes_differ_only_inside_the_object(tmp_path):
+    # Video k of every class shows the same scene: outside the object's
+    # box every pixel is equal, inside the interior differs.
+    root = sf.make_synthetic_focus(str(tmp_path / "m"), classes=3,
+                                   train_per_class=2, test_per_class=1,
+                                   frames=3, size=48, matched_scenes=True)
+    train = sf.synthetic_focus_videos(root, "train")
+    boxes = sf.object_boxes(root, train)
+    labels = train.single_labels()
+    first = [int(np.flatnonzero(labels == c)[0]) for c in range(3)]
+    np.testing.assert_array_equal(boxes[first[0]], boxes[first[1]])
+    a, b = _read_video(train, first[0]), _read_video(train, first[1])
+    y1, x1, y2, x2 = boxes[first[0], 0]
+    outside = np.ones(a.shape[1:3], bool)
+    outside[y1:y2, x1:x2] = False
+    np.testing.assert_array_equal(a[0][outside], b[0][outside])
+    assert np.abs(a[0][y1 + 2:y2 - 2, x1 + 2:x2 - 2].astype(int)
+                  - b[0][y1 + 2:y2 - 2, x1 + 2:x2 - 2]).max() > 40
+    # Without the option, videos of two classes are different scenes;
+    # train and test scenes stay distinct with it.
+    plain = sf.make_synthetic_focus(str(tmp_path / "p"), classes=3,
+                                    train_per_class=2, test_per_class=1,
+                                    frames=3, size=48)
+    plain_train = sf.synthetic_focus_videos(plain, "train")
+    c, d = _read_video(plain_train, first[0]), _read_video(plain_train,
+                                                           first[1])
+    assert not np.array_equal(c[0][outside], d[0][outside])
+    test = sf.synthetic_focus_videos(root, "test")
+    assert not np.array_equal(sf.object_boxes(root, test)[0],
+                              boxes[first[0]])
+
+
+def test_ring_groups_colour_the_rings_by_group():
+    # 5 classes in 2 groups: 3 + 2 (np.array_split); the ring pixels wear
+    # the group's colour (noise 0: exact), distractors keep away from both.
+    spec = sf._make_spec(None, 1, 1, 2, 48, 12, 3, 48.0, 0.0, 0,
+                         ring_groups=2)
+    groups = [spec.ring_group(name) for name in sf.CLASS_NAMES]
+    assert groups == [0, 0, 0, 1, 1]
+    for group in (0, 1):
+        video, positions = sf.render_focus_video(
+            "flat", frames=2, size=48, noise=0.0, ring_group=group,
+            ring_groups=2)
+        y, x = positions[0]
+        np.testing.assert_array_equal(video[0, y, x],
+                                      sf.RING_COLOURS[group])
+        np.testing.assert_array_equal(video[0, y + 11, x + 5],
+                                      sf.RING_COLOURS[group])
+    # The group changes the ring only: every other pixel is the same.
+    a, _ = sf.render_focus_video("flat", size=48, noise=0.0, ring_group=0,
+                                 ring_groups=2)
+    b, _ = sf.render_focus_video("flat", size=48, noise=0.0, ring_group=1,
+                                 ring_groups=2)
+    differs = np.any(a != b, axis=-1)
+    assert differs.any() and differs.sum() <= a.shape[0] * (144 - 64)
+    with pytest.raises(ValueError, match="`ring_group`"):
+        sf.render_focus_video("flat", ring_group=1)
+    with pytest.raises(ValueError, match="`ring_groups`.*at most 3"):
+        sf.render_focus_video("flat", ring_groups=4)
+    with pytest.raises(ValueError, match="`ring_groups`.*number of classes"):
+        sf._make_spec(2, 1, 1, 2, 48, 12, 3, 48.0, 0.0, 0, ring_groups=3)
+
+
+def test_speed_sets_how_far_the_object_moves_per_frame():
+    def steps(speed):
+        _, positions = sf.render_focus_video("flat", frames=8, size=96,
+                                             speed=speed, seed=3)
+        return np.abs(np.diff(positions, axis=0)).max(axis=1)
+    slow, fast = steps((0.25, 1.0)), steps((3.0, 6.0))
+    assert slow.max() <= 2  # at most 1 pixel per frame per axis, rounded
+    assert fast.max() >= 3 and fast.max() <= 7
+    np.testing.assert_array_equal(steps((0.0, 0.0)), 0)
+    for bad in ((1.0, 0.5), (-1.0, 1.0), (1.0,), "fast", (0.0, np.inf)):
+        with pytest.raises(ValueError, match="`speed`"):
+            sf.render_focus_video("flat", speed=bad)
+
+
+def test_new_options_are_recorded_only_away_from_their_defaults(tmp_path):
+    small = dict(classes=2, train_per_class=1, test_per_class=1, frames=2,
+                 size=32)
+    old = sf.make_synthetic_focus(str(tmp_path / "old"), **small)
+    with open(os.path.join(old, "synthetic_focus.json")) as f:
+        marker = f.read()
+    for key in ("speed", "ring_groups", "matched_scenes"):
+        assert key not in marker  # earlier datasets keep their marker
+    new = sf.make_synthetic_focus(str(tmp_path / "new"), speed=(2, 3),
+                                  ring_groups=2, matched_scenes=True,
+                                  **small)
+    with open(os.path.join(new, "synthetic_focus.json")) as f:
+        marker = f.read()
+    recorded = json.loads(marker)
+    assert recorded["speed"] == [2.0, 3.0]
+    assert recorded["ring_groups"] == 2
+    assert recorded["matched_scenes"] is True
+    with pytest.raises(ValueError, match="`matched_scenes`"):
+        sf.make_synthetic_focus(str(tmp_path / "x"), matched_scenes="yes",
+                                **small)
+    assert sf.main(["--root", str(tmp_path / "cli"), "--classes", "2",
+                    "--train-per-class", "1", "--test-per-class", "1",
+                    "--frames", "2", "--size", "32", "--speed", "2", "3",
+                    "--ring-groups", "2", "--matched-scenes"]) == 0
+    with open(os.path.join(str(tmp_path / "cli"),
+                           "synthetic_focus.json")) as f:
+        assert f.read() == marker
