@@ -7,11 +7,12 @@ dataset where exactly that holds, with no download:
 - frames of `size x size` pixels (128 by default) showing a smooth,
   cluttered colour background (low-frequency colour noise plus a few soft
   rectangles), a few plain-coloured distractor squares, and ONE object of
-  `object_size` pixels (12 by default), all drifting slowly and bouncing
-  off the frame edges;
+  `object_size` pixels (12 by default), all drifting (slowly by default,
+  `speed`) and bouncing off the frame edges;
 - the object is a square with a 2-pixel ring of one fixed saturated colour
-  (`RING_COLOUR`, the same for every class, never used by distractors) and
-  a grey interior whose fine pattern is the class (`CLASS_NAMES`):
+  (`RING_COLOUR`, the same for every class unless `ring_groups > 1`,
+  never used by distractors) and a grey interior whose fine pattern is
+  the class (`CLASS_NAMES`):
 
 | class        | interior pattern (pixel `(y, x)`, random phase) |
 |--------------|-------------------------------------------------|
